@@ -1,0 +1,51 @@
+// One configured certificate chain and its private key, loaded and checked.
+#pragma once
+
+#include "core/owned.h"
+
+#include <string>
+#include <vector>
+
+namespace gtls {
+
+// A leaf certificate, the rest of its chain and its private key, as configured by
+// one GnuTLSCertificateFile/GnuTLSKeyFile pair. Built at configuration time (as
+// root); immutable afterwards.
+class CertificateChain {
+public:
+    // Loads a PEM chain (leaf first) and a PEM or DER private key. Throws
+    // std::runtime_error with a reason naming the file when a file is unreadable,
+    // holds no certificate, holds an encrypted or broken key, or when the key does
+    // not belong to the leaf.
+    static CertificateChain load(const std::string& chain_path, const std::string& key_path);
+
+    const std::string& chain_path() const { return chain_path_; }
+    const std::string& key_path() const { return key_path_; }
+
+    // The leaf (index 0) and the rest of the chain; borrowed, valid while *this lives.
+    gnutls_x509_crt_t leaf() const { return certificates_.front().get(); }
+    std::vector<gnutls_x509_crt_t> certificates() const;
+    gnutls_x509_privkey_t key() const { return key_.get(); }
+
+    // The certificate that issued the leaf, when the chain file includes it (second
+    // certificate and it verifies as the issuer); nullptr otherwise.
+    gnutls_x509_crt_t issuer() const;
+
+    // True when the leaf carries the TLS Feature extension with status_request
+    // (RFC 7633, "must-staple").
+    bool must_staple() const { return must_staple_; }
+
+    // "RSA", "ECDSA", "EdDSA (Ed25519)", ... for log lines.
+    std::string key_type() const;
+    // The leaf's subject DN in RFC 4514 form.
+    std::string subject() const;
+
+private:
+    std::string chain_path_;
+    std::string key_path_;
+    std::vector<OwnedCrt> certificates_;
+    OwnedPrivkey key_;
+    bool must_staple_ = false;
+};
+
+}  // namespace gtls

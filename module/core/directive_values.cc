@@ -1,0 +1,72 @@
+#include "core/directive_values.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace gtls {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string lowercase(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    return out;
+}
+
+}  // namespace
+
+Parsed<bool> parse_on_off(std::string_view text) {
+    if (iequals(text, "on")) return {true, {}};
+    if (iequals(text, "off")) return {false, {}};
+    return {std::nullopt, "must be On or Off, not '" + std::string(text) + "'"};
+}
+
+Parsed<long> parse_seconds(std::string_view text, long min, long max) {
+    long value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end) {
+        return {std::nullopt, "must be a whole number of seconds, not '" + std::string(text) + "'"};
+    }
+    if (value < min || value > max) {
+        return {std::nullopt, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                  " seconds, not " + std::to_string(value)};
+    }
+    return {value, {}};
+}
+
+Parsed<SessionCacheSpec> parse_session_cache(std::string_view text, std::string_view legacy_argument) {
+    if (text.empty()) return {std::nullopt, "needs a cache type such as 'shmcb' or 'none'"};
+    std::string_view provider = text;
+    std::string_view argument;
+    if (auto colon = text.find(':'); colon != std::string_view::npos) {
+        if (!legacy_argument.empty()) {
+            return {std::nullopt, "takes either 'type:argument' or 'type argument', not both"};
+        }
+        provider = text.substr(0, colon);
+        argument = text.substr(colon + 1);
+    } else {
+        argument = legacy_argument;
+    }
+    std::string name = lowercase(provider);
+    if (name == "none") {
+        if (!argument.empty()) return {std::nullopt, "'none' takes no argument"};
+        return {SessionCacheSpec{}, {}};
+    }
+    if (name == "gdbm") name = "dbm";
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+            return std::isalnum(ch) || ch == '_' || ch == '-';
+        })) {
+        return {std::nullopt, "'" + std::string(provider) + "' is not a cache type name"};
+    }
+    return {SessionCacheSpec{name, std::string(argument)}, {}};
+}
+
+}  // namespace gtls

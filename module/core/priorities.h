@@ -1,0 +1,21 @@
+// GnuTLS priority strings: the module's default and validation with a readable reason.
+#pragma once
+
+#include "core/owned.h"
+
+#include <string>
+#include <string_view>
+
+namespace gtls {
+
+// TLS 1.2 and 1.3 only, forward-secret AEAD suites only, server's order preferred.
+inline constexpr std::string_view kDefaultPriorities =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-DHE-RSA:-DHE-DSS:"
+    "-CIPHER-ALL:+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-GCM:-MAC-ALL:+AEAD:"
+    "%SERVER_PRECEDENCE";
+
+// Compiles `text`; on failure throws std::invalid_argument naming the offending
+// part. The caller owns the returned cache; it is read-only and thread-safe.
+OwnedPriority compile_priorities(const std::string& text);
+
+}  // namespace gtls

@@ -1,0 +1,153 @@
+// Directive handlers: parse and store values; anything that needs files or the
+// whole configuration is checked later in check_config (see vhost_tls.cc), so
+// that `apachectl -t` reports it too.
+#include "httpd/directives.h"
+
+#include "core/directive_values.h"
+#include "core/priorities.h"
+#include "httpd/guard.h"
+#include "httpd/server_config.h"
+
+namespace gtls {
+
+namespace {
+
+const char* directive_error(cmd_parms* cmd, const std::string& reason) {
+    return apr_psprintf(cmd->pool, "%s %s", cmd->cmd->name, reason.c_str());
+}
+
+// Runs a directive body at the C boundary: exceptions become an error naming the directive.
+template <typename Body>
+const char* handle(cmd_parms* cmd, Body&& body) noexcept {
+    try {
+        ServerConfig& config = server_config(cmd->server);
+        if (config.first_directive_file == nullptr && cmd->directive != nullptr) {
+            config.first_directive_file = cmd->directive->filename;
+            config.first_directive_line = static_cast<unsigned>(cmd->directive->line_num);
+        }
+        return body(config);
+    } catch (const std::exception& e) {
+        return directive_error(cmd, e.what());
+    } catch (...) {
+        return directive_error(cmd, "failed: unknown error");
+    }
+}
+
+const char* set_enable(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_on_off(arg);
+        if (!value) return directive_error(cmd, value.error);
+        config.enabled = *value.value;
+        return nullptr;
+    });
+}
+
+const char* add_certificate_file(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.certificate_files.emplace_back(ap_server_root_relative(cmd->pool, arg));
+        return nullptr;
+    });
+}
+
+const char* add_key_file(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.key_files.emplace_back(ap_server_root_relative(cmd->pool, arg));
+        return nullptr;
+    });
+}
+
+const char* set_priorities(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
+        config.priorities = arg;
+        return nullptr;
+    });
+}
+
+const char* set_session_tickets(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_on_off(arg);
+        if (!value) return directive_error(cmd, value.error);
+        config.session_tickets = *value.value;
+        return nullptr;
+    });
+}
+
+const char* set_cache(cmd_parms* cmd, void*, const char* type, const char* legacy_argument) {
+    if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
+    return handle(cmd, [&](ServerConfig&) -> const char* {
+        auto spec = parse_session_cache(type, legacy_argument ? legacy_argument : "");
+        if (!spec) return directive_error(cmd, spec.error);
+        GlobalConfig& global = global_config(cmd->server);
+        global.session_cache = *spec.value;
+        global.cache_provider = nullptr;
+        global.cache_instance = nullptr;
+        if (!global.session_cache.enabled()) return nullptr;
+        const auto* provider = static_cast<const ap_socache_provider_t*>(ap_lookup_provider(
+            AP_SOCACHE_PROVIDER_GROUP, global.session_cache.provider.c_str(), AP_SOCACHE_PROVIDER_VERSION));
+        if (provider == nullptr) {
+            return directive_error(cmd, "unknown session cache type '" + global.session_cache.provider +
+                                            "' (is mod_socache_" + global.session_cache.provider +
+                                            " loaded before this line?)");
+        }
+        const char* argument = global.session_cache.argument.empty() ? nullptr : global.session_cache.argument.c_str();
+        if (const char* error = provider->create(&global.cache_instance, argument, cmd->temp_pool, cmd->pool)) {
+            return directive_error(cmd, std::string("'") + type + "': " + error);
+        }
+        global.cache_provider = provider;
+        return nullptr;
+    });
+}
+
+const char* set_cache_timeout(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_seconds(arg, 0, 604800);
+        if (!value) return directive_error(cmd, value.error);
+        config.cache_timeout = *value.value;
+        return nullptr;
+    });
+}
+
+using Take1 = const char* (*)(cmd_parms*, void*, const char*);
+using Take2 = const char* (*)(cmd_parms*, void*, const char*, const char*);
+
+command_rec take1(const char* name, Take1 handler, int context, const char* help) {
+    command_rec rec{};
+    rec.name = name;
+    rec.func = reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(handler));  // C++ sees cmd_func as an untyped function pointer
+    rec.cmd_data = nullptr;
+    rec.req_override = context;
+    rec.args_how = TAKE1;
+    rec.errmsg = help;
+    return rec;
+}
+
+command_rec take12(const char* name, Take2 handler, int context, const char* help) {
+    command_rec rec{};
+    rec.name = name;
+    rec.func = reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(handler));
+    rec.cmd_data = nullptr;
+    rec.req_override = context;
+    rec.args_how = TAKE12;
+    rec.errmsg = help;
+    return rec;
+}
+
+}  // namespace
+
+const command_rec kDirectives[] = {
+    take1("GnuTLSEnable", set_enable, RSRC_CONF, "On|Off: serve TLS on this server's addresses"),
+    take1("GnuTLSCertificateFile", add_certificate_file, RSRC_CONF,
+          "PEM file with a certificate chain, leaf first (repeatable; pairs with the GnuTLSKeyFile of the same position)"),
+    take1("GnuTLSKeyFile", add_key_file, RSRC_CONF,
+          "Private key file (PEM or DER) of the certificate chain at the same position (repeatable)"),
+    take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
+    take1("GnuTLSSessionTickets", set_session_tickets, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
+    take12("GnuTLSCache", set_cache, RSRC_CONF,
+           "Session cache: 'none' or an socache provider with argument, e.g. 'shmcb:/run/gtls_cache(512000)'"),
+    take1("GnuTLSCacheTimeout", set_cache_timeout, RSRC_CONF,
+          "Lifetime of resumable sessions and tickets, in seconds (default 300)"),
+    command_rec{},
+};
+
+}  // namespace gtls

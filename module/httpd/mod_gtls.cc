@@ -1,0 +1,99 @@
+// The module record and hook registration. Each hook is a thin guarded call
+// into the file that owns the concern.
+#include "httpd/directives.h"
+#include "httpd/guard.h"
+#include "httpd/io_filters.h"
+#include "httpd/server_config.h"
+#include "httpd/session_cache.h"
+#include "httpd/ssl_hooks.h"
+#include "httpd/tls_connection.h"
+#include "httpd/vhost_tls.h"
+
+namespace gtls {
+
+namespace {
+
+int gtls_pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
+    return guard(nullptr, "pre_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        register_session_cache_mutex(pconf);
+        return OK;
+    });
+}
+
+// Runs for `apachectl -t` too, so every file and value problem fails the test.
+int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
+    return guard(s, "check_config", HTTP_INTERNAL_SERVER_ERROR,
+                 [&] { return build_all_vhost_tls(s, pconf) ? OK : HTTP_INTERNAL_SERVER_ERROR; });
+}
+
+int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
+    return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
+        unsigned enabled = 0;
+        for (server_rec* vhost = s; vhost != nullptr; vhost = vhost->next) {
+            if (server_config(vhost).tls != nullptr) ++enabled;
+        }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "GTLS0100: mod_gtls/%s on GnuTLS/%s: TLS on %u server(s)",
+                     GTLS_VERSION, gnutls_check_version(nullptr), enabled);
+        return OK;
+    });
+}
+
+void gtls_child_init(apr_pool_t* pchild, server_rec* s) {
+    guard(s, "child_init", 0, [&] {
+        init_session_cache_child(s, pchild);
+        return 0;
+    });
+}
+
+int gtls_pre_connection(conn_rec* c, void* csd) { return start_tls_connection(c, csd); }
+
+// Handshake before the protocol modules look at the connection, so ALPN (and
+// with it mod_http2's switch) is settled when they run. After mod_reqtimeout
+// (FIRST), before mod_http2 (LAST) and HTTP/1 (REALLY_LAST).
+int gtls_process_connection(conn_rec* c) {
+    TlsConnection* connection = TlsConnection::of(c);
+    if (connection == nullptr || c->master != nullptr || connection->handshake_done()) return DECLINED;
+    apr_bucket_brigade* empty = apr_brigade_create(c->pool, c->bucket_alloc);
+    ap_get_brigade(c->input_filters, empty, AP_MODE_INIT, APR_BLOCK_READ, 0);
+    apr_brigade_destroy(empty);
+    return DECLINED;
+}
+
+const char* gtls_http_scheme(const request_rec* r) {
+    return server_config(r->server).is_enabled() ? "https" : nullptr;
+}
+
+apr_port_t gtls_default_port(const request_rec* r) {
+    return server_config(r->server).is_enabled() ? 443 : 0;
+}
+
+void gtls_register_hooks(apr_pool_t*) {
+    ap_hook_pre_config(gtls_pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_check_config(gtls_check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(gtls_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(gtls_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_pre_connection(gtls_pre_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_process_connection(gtls_process_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_http_scheme(gtls_http_scheme, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_default_port(gtls_default_port, nullptr, nullptr, APR_HOOK_MIDDLE);
+    register_tls_filters();
+    register_ssl_hooks();
+}
+
+}  // namespace
+
+}  // namespace gtls
+
+extern "C" {
+module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) gtls_module = {
+    STANDARD20_MODULE_STUFF,
+    nullptr,                           // per-directory config creator
+    nullptr,                           // per-directory config merger
+    gtls::create_server_config,        // per-server config creator
+    gtls::merge_server_config,         // per-server config merger
+    gtls::kDirectives,                 // directive table
+    gtls::gtls_register_hooks,         // hook registration
+    AP_MODULE_FLAG_ALWAYS_MERGE,       // flags
+};
+}

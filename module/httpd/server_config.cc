@@ -1,0 +1,70 @@
+#include "httpd/server_config.h"
+
+#include "httpd/pool_own.h"
+
+#include <memory>
+
+namespace gtls {
+
+namespace {
+
+// One GlobalConfig per configuration generation, reached from any server_rec of
+// it through the ServerConfig chain (merge copies the pointer).
+struct ServerConfigHolder {
+    ServerConfig config;
+    GlobalConfig* global = nullptr;
+};
+
+ServerConfigHolder& holder(server_rec* s) {
+    return *static_cast<ServerConfigHolder*>(ap_get_module_config(s->module_config, &gtls_module));
+}
+
+template <typename T>
+std::optional<T> merged(const std::optional<T>& base, const std::optional<T>& add) {
+    return add.has_value() ? add : base;
+}
+
+}  // namespace
+
+ServerConfig& server_config(server_rec* s) { return holder(s).config; }
+GlobalConfig& global_config(server_rec* s) { return *holder(s).global; }
+
+void* create_server_config(apr_pool_t* pool, server_rec* s) {
+    auto* created = pool_own(pool, std::make_unique<ServerConfigHolder>());
+    if (!s->is_virtual) {
+        created->global = pool_own(pool, std::make_unique<GlobalConfig>());
+    }
+    return created;
+}
+
+void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
+    const auto& base = *static_cast<ServerConfigHolder*>(base_ptr);
+    const auto& add = *static_cast<ServerConfigHolder*>(add_ptr);
+    auto merged_holder = std::make_unique<ServerConfigHolder>();
+    merged_holder->global = base.global;
+    ServerConfig& out = merged_holder->config;
+    out.enabled = merged(base.config.enabled, add.config.enabled);
+    const bool vhost_names_certificates = !add.config.certificate_files.empty() || !add.config.key_files.empty();
+    const ServerConfig& certificate_source = vhost_names_certificates ? add.config : base.config;
+    out.certificate_files = certificate_source.certificate_files;
+    out.key_files = certificate_source.key_files;
+    out.priorities = merged(base.config.priorities, add.config.priorities);
+    out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);
+    out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
+    out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
+                                                               : base.config.first_directive_file;
+    out.first_directive_line = add.config.first_directive_file ? add.config.first_directive_line
+                                                               : base.config.first_directive_line;
+    return pool_own(pool, std::move(merged_holder));
+}
+
+std::string describe_server(const server_rec* s) {
+    std::string text = s->server_hostname ? s->server_hostname : "(no ServerName)";
+    text += ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);
+    if (s->defn_name != nullptr) {
+        text += " (" + std::string(s->defn_name) + ":" + std::to_string(s->defn_line_number) + ")";
+    }
+    return text;
+}
+
+}  // namespace gtls

@@ -1,0 +1,59 @@
+// Per-server (main server and each VirtualHost) directive values, and the
+// TLS state built from them for one configuration generation.
+#pragma once
+
+#include "core/directive_values.h"
+#include "httpd/httpd.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gtls {
+
+class VhostTls;
+
+// Directive values of one server_rec, after merging with the main server's.
+// Lives in pconf (created by create/merge, owned through pool_own).
+struct ServerConfig {
+    std::optional<bool> enabled;
+    // GnuTLSCertificateFile / GnuTLSKeyFile, in order: the n-th key pairs with the
+    // n-th chain, and the pair's position is its GnuTLS certificate index. A vhost
+    // that names any of them replaces the main server's lists; it never appends.
+    std::vector<std::string> certificate_files;
+    std::vector<std::string> key_files;
+    std::optional<std::string> priorities;
+    std::optional<bool> session_tickets;
+    std::optional<long> cache_timeout;
+
+    // Where this server's first GnuTLS directive was, for error messages.
+    const char* first_directive_file = nullptr;
+    unsigned first_directive_line = 0;
+
+    // Built by check_config for enabled servers; owned by pconf.
+    VhostTls* tls = nullptr;
+
+    bool is_enabled() const { return enabled.value_or(false); }
+};
+
+// Server-wide (main server context only) values, held by the main server's
+// ServerConfig owner and shared by all vhosts.
+struct GlobalConfig {
+    SessionCacheSpec session_cache;
+    const ap_socache_provider_t* cache_provider = nullptr;
+    ap_socache_instance_t* cache_instance = nullptr;
+};
+
+inline constexpr long kDefaultCacheTimeoutSeconds = 300;
+
+ServerConfig& server_config(server_rec* s);
+GlobalConfig& global_config(server_rec* s);
+
+// Module record callbacks.
+void* create_server_config(apr_pool_t* pool, server_rec* s);
+void* merge_server_config(apr_pool_t* pool, void* base, void* add);
+
+// Human-readable "name:port (file:line)" for log lines about a server.
+std::string describe_server(const server_rec* s);
+
+}  // namespace gtls

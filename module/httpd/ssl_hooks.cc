@@ -1,0 +1,70 @@
+#include "httpd/ssl_hooks.h"
+
+#include "httpd/guard.h"
+#include "httpd/server_config.h"
+#include "httpd/tls_connection.h"
+#include "httpd/vhost_tls.h"
+
+namespace gtls {
+
+namespace {
+
+// What CGI and SSI see (mod_ssl's StdEnvVars set, which mod_gnutls exports always).
+constexpr const char* kExportedVariables[] = {
+    "HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CIPHER_USEKEYSIZE", "SSL_CIPHER_ALGKEYSIZE", "SSL_CIPHER_EXPORT",
+    "SSL_TLS_SNI", "SSL_SESSION_ID", "SSL_SESSION_RESUMED", "SSL_SECURE_RENEG", "SSL_COMPRESS_METHOD",
+    "SSL_CLIENT_VERIFY", "SSL_VERSION_LIBRARY", "SSL_VERSION_INTERFACE", "SSL_SERVER_S_DN", "SSL_SERVER_I_DN",
+    "SSL_SERVER_M_SERIAL", "SSL_SERVER_M_VERSION", "SSL_SERVER_V_START", "SSL_SERVER_V_END", "SSL_SERVER_A_KEY",
+    "SSL_SERVER_A_SIG",
+};
+
+int gtls_ssl_conn_is_ssl(conn_rec* c) {
+    return TlsConnection::of(c) != nullptr ? OK : DECLINED;
+}
+
+const char* gtls_ssl_var_lookup(apr_pool_t* pool, server_rec* s, conn_rec* c, request_rec*, const char* name) {
+    return guard(s, "ssl_var_lookup", static_cast<const char*>(nullptr), [&]() -> const char* {
+        TlsConnection* connection = TlsConnection::of(c);
+        if (connection == nullptr) return nullptr;
+        const char* value = connection->variable(name);
+        return value != nullptr ? apr_pstrdup(pool, value) : nullptr;
+    });
+}
+
+int gtls_fixups(request_rec* r) {
+    return guard(r->server, "fixups", DECLINED, [&] {
+        TlsConnection* connection = TlsConnection::of(r->connection);
+        if (connection == nullptr) return DECLINED;
+        for (const char* name : kExportedVariables) {
+            if (const char* value = connection->variable(name)) apr_table_setn(r->subprocess_env, name, value);
+        }
+        return DECLINED;
+    });
+}
+
+// RFC 9110 section 15.5.20: a request for a host the TLS connection was not
+// made for is misdirected. Checked only when the client sent SNI, as mod_ssl does.
+int gtls_post_read_request(request_rec* r) {
+    return guard(r->server, "post_read_request", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        TlsConnection* connection = TlsConnection::of(r->connection);
+        if (connection == nullptr || connection->sni().empty()) return DECLINED;
+        VhostTls* requested = server_config(r->server).tls;
+        if (requested == connection->vhost()) return DECLINED;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "GTLS0211: SNI '%s' chose %s but Host '%s' chose %s; answering 421 Misdirected Request",
+                      connection->sni().c_str(), connection->vhost()->id().c_str(),
+                      r->hostname ? r->hostname : "", describe_server(r->server).c_str());
+        return HTTP_MISDIRECTED_REQUEST;
+    });
+}
+
+}  // namespace
+
+void register_ssl_hooks() {
+    ap_hook_ssl_conn_is_ssl(gtls_ssl_conn_is_ssl, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_ssl_var_lookup(gtls_ssl_var_lookup, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_fixups(gtls_fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(gtls_post_read_request, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+}  // namespace gtls

@@ -1,0 +1,300 @@
+// Session setup, vhost/protocol selection from the ClientHello, and the
+// handshake driver. The byte-moving parts (transport and filters) are in
+// io_filters.cc.
+#include "httpd/tls_connection.h"
+
+#include "httpd/guard.h"
+#include "httpd/io_filters.h"
+#include "httpd/pool_own.h"
+#include "httpd/server_config.h"
+#include "httpd/session_cache.h"
+#include "httpd/vhost_tls.h"
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+namespace gtls {
+
+namespace {
+
+// TLS extension ids (RFC 6066, RFC 7301).
+constexpr unsigned kExtensionServerName = 0;
+constexpr unsigned kExtensionAlpn = 16;
+constexpr unsigned kMaxHandshakeRounds = 10000;
+
+struct ClientHelloExtensions {
+    std::string server_name;
+    std::vector<std::string> alpn;
+};
+
+unsigned read_u16(const unsigned char* p) { return (unsigned{p[0]} << 8) | p[1]; }
+
+// RFC 6066 section 3: ServerNameList; only host_name (type 0) entries exist.
+void parse_server_name(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
+    if (size < 2) return;
+    unsigned list_size = read_u16(data);
+    if (list_size + 2 > size) return;
+    const unsigned char* p = data + 2;
+    const unsigned char* end = p + list_size;
+    while (p + 3 <= end) {
+        unsigned type = p[0];
+        unsigned name_size = read_u16(p + 1);
+        p += 3;
+        if (p + name_size > end) return;
+        if (type == 0 && out.server_name.empty()) {
+            out.server_name.assign(reinterpret_cast<const char*>(p), name_size);
+        }
+        p += name_size;
+    }
+}
+
+// RFC 7301 section 3.1: ProtocolNameList.
+void parse_alpn(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
+    if (size < 2) return;
+    unsigned list_size = read_u16(data);
+    if (list_size + 2 > size) return;
+    const unsigned char* p = data + 2;
+    const unsigned char* end = p + list_size;
+    while (p < end) {
+        unsigned name_size = *p++;
+        if (name_size == 0 || p + name_size > end) return;
+        out.alpn.emplace_back(reinterpret_cast<const char*>(p), name_size);
+        p += name_size;
+    }
+}
+
+int collect_extension(void* ctx, unsigned tls_id, const unsigned char* data, unsigned size) {
+    auto& out = *static_cast<ClientHelloExtensions*>(ctx);
+    if (tls_id == kExtensionServerName) parse_server_name(data, size, out);
+    if (tls_id == kExtensionAlpn) parse_alpn(data, size, out);
+    return 0;
+}
+
+int client_hello_hook(gnutls_session_t session, unsigned, unsigned, unsigned, const gnutls_datum_t* message) {
+    auto* connection = static_cast<TlsConnection*>(gnutls_session_get_ptr(session));
+    return guard(connection->conn()->base_server, "ClientHello hook", GNUTLS_E_INTERNAL_ERROR,
+                 [&] { return connection->on_client_hello(message); });
+}
+
+bool server_has_name(const server_rec* s, const char* name) {
+    if (s->server_hostname != nullptr && strcasecmp(s->server_hostname, name) == 0) return true;
+    if (s->names != nullptr) {
+        auto** names = reinterpret_cast<char**>(s->names->elts);
+        for (int i = 0; i < s->names->nelts; ++i) {
+            if (names[i] != nullptr && strcasecmp(names[i], name) == 0) return true;
+        }
+    }
+    if (s->wild_names != nullptr) {
+        auto** patterns = reinterpret_cast<char**>(s->wild_names->elts);
+        for (int i = 0; i < s->wild_names->nelts; ++i) {
+            if (patterns[i] != nullptr && ap_strcasecmp_match(name, patterns[i]) == 0) return true;
+        }
+    }
+    return false;
+}
+
+struct VhostSearch {
+    const char* name;
+    VhostTls* found;
+};
+
+int match_vhost(void* baton, conn_rec*, server_rec* s) {
+    auto& search = *static_cast<VhostSearch*>(baton);
+    VhostTls* tls = server_config(s).tls;
+    if (tls == nullptr || !server_has_name(s, search.name)) return 0;
+    search.found = tls;
+    return 1;
+}
+
+}  // namespace
+
+TlsConnection::TlsConnection(conn_rec* c, VhostTls& default_vhost) : c_(c), vhost_(&default_vhost) {
+    gnutls_session_t session = nullptr;
+    int rc = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK);
+    if (rc < 0) throw std::runtime_error(std::string("gnutls_init: ") + gnutls_strerror(rc));
+    session_.reset(session);
+    plain_.resize(2 * 16384 + 256);
+}
+
+TlsConnection* TlsConnection::attach(conn_rec* c, VhostTls& default_vhost) {
+    auto* connection = pool_own(c->pool, std::make_unique<TlsConnection>(c, default_vhost));
+    gnutls_session_t session = connection->session();
+    gnutls_session_set_ptr(session, connection);
+    // Until the ClientHello names a vhost, the address's default vhost answers.
+    connection->select_vhost(default_vhost);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE, client_hello_hook);
+    attach_session_cache(*connection, c->base_server);
+    Transport::install(*connection);
+    ap_set_module_config(c->conn_config, &gtls_module, connection);
+    connection->input_filter_ = ap_add_input_filter(kInputFilterName, connection, nullptr, c);
+    connection->output_filter_ = ap_add_output_filter(kOutputFilterName, connection, nullptr, c);
+    return connection;
+}
+
+TlsConnection* TlsConnection::of(conn_rec* c) {
+    if (c == nullptr) return nullptr;
+    if (c->master != nullptr) c = c->master;
+    return static_cast<TlsConnection*>(ap_get_module_config(c->conn_config, &gtls_module));
+}
+
+server_rec* TlsConnection::server() const { return vhost_->server(); }
+
+unsigned TlsConnection::session_lifetime_seconds() const { return vhost_->session_lifetime_seconds(); }
+
+void TlsConnection::select_vhost(VhostTls& vhost) {
+    vhost_ = &vhost;
+    gnutls_session_t session = session_.get();
+    int rc = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, vhost.credentials());
+    if (rc < 0) throw std::runtime_error(std::string("gnutls_credentials_set: ") + gnutls_strerror(rc));
+    rc = gnutls_priority_set(session, vhost.priorities());
+    if (rc < 0) throw std::runtime_error(std::string("gnutls_priority_set: ") + gnutls_strerror(rc));
+    if (const gnutls_datum_t* key = vhost.ticket_key()) {
+        gnutls_session_ticket_enable_server(session, key);
+    }
+    gnutls_db_set_cache_expiration(session, static_cast<int>(vhost.session_lifetime_seconds()));
+}
+
+int TlsConnection::on_client_hello(const gnutls_datum_t* message) {
+    ClientHelloExtensions extensions;
+    gnutls_ext_raw_parse(&extensions, collect_extension, message, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+
+    if (!extensions.server_name.empty() && !vhost_from_sni_) {
+        sni_ = extensions.server_name;
+        VhostSearch search{sni_.c_str(), nullptr};
+        ap_vhost_iterate_given_conn(c_, match_vhost, &search);
+        if (search.found != nullptr) {
+            vhost_from_sni_ = true;
+            if (search.found != vhost_) select_vhost(*search.found);
+        } else {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "GTLS0205: SNI '%s' names no vhost here; using %s",
+                          sni_.c_str(), vhost_->id().c_str());
+        }
+    }
+    if (!extensions.alpn.empty() && !protocol_chosen_) {
+        protocol_chosen_ = true;
+        select_protocol(extensions.alpn);
+    }
+    return 0;
+}
+
+void TlsConnection::select_protocol(const std::vector<std::string>& client_protocols) {
+    auto* offered = apr_array_make(c_->pool, static_cast<int>(client_protocols.size()), sizeof(char*));
+    for (const auto& name : client_protocols) {
+        APR_ARRAY_PUSH(offered, const char*) = apr_pstrmemdup(c_->pool, name.data(), name.size());
+    }
+    const char* chosen = ap_select_protocol(c_, nullptr, server(), offered);
+    if (chosen == nullptr) chosen = ap_get_protocol(c_);
+    gnutls_datum_t protocol{reinterpret_cast<unsigned char*>(const_cast<char*>(chosen)),
+                            static_cast<unsigned>(std::strlen(chosen))};
+    gnutls_alpn_set_protocols(session_.get(), &protocol, 1, GNUTLS_ALPN_SERVER_PRECEDENCE);
+    if (std::strcmp(chosen, ap_get_protocol(c_)) != 0) {
+        apr_status_t rv = ap_switch_protocol(c_, nullptr, server(), chosen);
+        if (rv != APR_SUCCESS) {
+            throw std::runtime_error(std::string("switching to ALPN protocol '") + chosen + "' failed");
+        }
+    }
+}
+
+apr_status_t TlsConnection::handshake(apr_read_type_e block) {
+    if (handshake_done_) return APR_SUCCESS;
+    if (failed_) return APR_ECONNABORTED;
+    transport_block_ = block;
+    for (unsigned round = 0; round < kMaxHandshakeRounds; ++round) {
+        transport_read_status_ = APR_SUCCESS;
+        int rc = gnutls_handshake(session_.get());
+        if (rc == GNUTLS_E_SUCCESS) {
+            handshake_done_ = true;
+            if (APLOGctrace1(c_)) {
+                char* description = gnutls_session_get_desc(session_.get());
+                ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c_, "GTLS0200: %s: handshake done: %s, SNI '%s'%s",
+                              vhost_->id().c_str(), description ? description : "", sni_.c_str(),
+                              gnutls_session_is_resumed(session_.get()) ? ", resumed" : "");
+                free_gnutls_memory(description);
+            }
+            return pass_ciphertext(true);
+        }
+        if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+            if (APR_STATUS_IS_EAGAIN(transport_read_status_)) {
+                apr_status_t rv = pass_ciphertext(true);
+                return rv == APR_SUCCESS ? APR_EAGAIN : rv;
+            }
+            continue;
+        }
+        if (!gnutls_error_is_fatal(rc)) continue;
+        log_handshake_failure(rc);
+        answer_plain_http_if_spoken();
+        abort_connection();
+        if (transport_read_status_ != APR_SUCCESS && !APR_STATUS_IS_EOF(transport_read_status_)) {
+            return transport_read_status_;
+        }
+        return APR_ECONNABORTED;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0206: %s: handshake with %s made no progress; dropping it",
+                  vhost_->id().c_str(), c_->client_ip);
+    abort_connection();
+    return APR_ECONNABORTED;
+}
+
+void TlsConnection::log_handshake_failure(int gnutls_error) {
+    const char* vhost = vhost_->id().c_str();
+    if (APR_STATUS_IS_TIMEUP(transport_read_status_)) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, transport_read_status_, c_,
+                      "GTLS0202: %s: TLS handshake with %s timed out", vhost, c_->client_ip);
+    } else if (APR_STATUS_IS_EOF(transport_read_status_) || gnutls_error == GNUTLS_E_PREMATURE_TERMINATION) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0203: %s: client %s closed the connection during the TLS handshake",
+                      vhost, c_->client_ip);
+    } else if (gnutls_error == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0201: %s: TLS handshake with %s failed: client sent alert '%s'",
+                      vhost, c_->client_ip, gnutls_alert_get_name(gnutls_alert_get(session_.get())));
+    } else {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, transport_read_status_, c_, "GTLS0201: %s: TLS handshake with %s failed: %s",
+                      vhost, c_->client_ip, gnutls_strerror(gnutls_error));
+    }
+}
+
+// A browser pointed at http:// on the TLS port gets a readable answer instead of
+// an opaque alert, as mod_ssl does.
+void TlsConnection::answer_plain_http_if_spoken() {
+    apr_size_t letters = 0;
+    while (letters < first_bytes_length_ && first_bytes_[letters] >= 'A' && first_bytes_[letters] <= 'Z') ++letters;
+    if (letters == 0 || letters >= first_bytes_length_ || first_bytes_[letters] != ' ') return;
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0207: %s: client %s spoke plain HTTP to the TLS port; answering 400",
+                  vhost_->id().c_str(), c_->client_ip);
+    apr_brigade_cleanup(ciphertext_out_);
+    ciphertext_out_bytes_ = 0;
+    static constexpr char kAnswer[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain\r\n"
+        "Connection: close\r\n"
+        "Content-Length: 51\r\n"
+        "\r\n"
+        "This port speaks HTTPS; use an https:// URL here.\r\n";
+    APR_BRIGADE_INSERT_TAIL(ciphertext_out_,
+                            apr_bucket_immortal_create(kAnswer, sizeof(kAnswer) - 1, c_->bucket_alloc));
+    pass_ciphertext(true);
+}
+
+void TlsConnection::abort_connection() {
+    failed_ = true;
+    c_->aborted = 1;
+    c_->keepalive = AP_CONN_CLOSE;
+}
+
+int start_tls_connection(conn_rec* c, void*) {
+    if (c->master != nullptr || c->outgoing) return DECLINED;  // h2 streams ride on the master's TLS
+    VhostTls* tls = server_config(c->base_server).tls;
+    if (tls == nullptr) return DECLINED;
+    return guard(c->base_server, "pre_connection", DONE, [&] {
+        try {
+            TlsConnection::attach(c, *tls);
+            return OK;
+        } catch (...) {
+            // Never fall back to plaintext on a TLS address.
+            c->aborted = 1;
+            throw;
+        }
+    });
+}
+
+}  // namespace gtls

@@ -1,0 +1,101 @@
+// Per-connection TLS state: the GnuTLS session, the vhost chosen by SNI, the
+// handshake driver and the plaintext/ciphertext buffers the filters share.
+// Created in pre_connection, owned by c->pool, used by one thread at a time.
+#pragma once
+
+#include "core/owned.h"
+#include "httpd/httpd.h"
+
+#include <string>
+#include <vector>
+
+namespace gtls {
+
+class VhostTls;
+
+class TlsConnection {
+public:
+    // Creates the TLS state for `c` (whose address selected `vhost`), registers it
+    // in c->conn_config, adds the filters. Throws on GnuTLS failure.
+    static TlsConnection* attach(conn_rec* c, VhostTls& default_vhost);
+
+    // The TLS state of `c` or of its master connection (HTTP/2 streams); nullptr
+    // when the connection is not TLS by mod_gtls.
+    static TlsConnection* of(conn_rec* c);
+
+    TlsConnection(conn_rec* c, VhostTls& default_vhost);
+    TlsConnection(const TlsConnection&) = delete;
+    TlsConnection& operator=(const TlsConnection&) = delete;
+
+    conn_rec* conn() const { return c_; }
+    gnutls_session_t session() const { return session_.get(); }
+    // The vhost whose credentials the handshake uses (the SNI match, else the
+    // address's default).
+    VhostTls* vhost() const { return vhost_; }
+    server_rec* server() const;
+    const std::string& sni() const { return sni_; }
+    bool handshake_done() const { return handshake_done_; }
+    unsigned session_lifetime_seconds() const;
+
+    // Runs the handshake as far as the transport allows in `block` mode:
+    // APR_SUCCESS when done, APR_EAGAIN when non-blocking and waiting for the
+    // client, another error when it failed (then the connection is aborted).
+    apr_status_t handshake(apr_read_type_e block);
+
+    // Filter entry points (io_filters.cc).
+    apr_status_t read(apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e block, apr_off_t readbytes);
+    apr_status_t write(apr_bucket_brigade* bb);
+
+    // An SSL_* variable (mod_ssl's names) for this connection, or nullptr.
+    // The result lives in c->pool.
+    const char* variable(const char* name);
+
+    // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
+    int on_client_hello(const gnutls_datum_t* message);
+
+private:
+    friend struct Transport;
+
+    void select_vhost(VhostTls& vhost);
+    void select_protocol(const std::vector<std::string>& client_protocols);
+    apr_status_t fill_plaintext(apr_read_type_e block);
+    apr_status_t send_plaintext(const char* data, apr_size_t length);
+    apr_status_t pass_ciphertext(bool flush);
+    apr_status_t close_notify();
+    void log_handshake_failure(int gnutls_error);
+    void answer_plain_http_if_spoken();
+    void abort_connection();
+
+    conn_rec* c_;
+    OwnedSession session_;
+    VhostTls* vhost_;
+    std::string sni_;
+    bool vhost_from_sni_ = false;
+    bool protocol_chosen_ = false;
+    bool handshake_done_ = false;
+    bool failed_ = false;
+    bool closed_ = false;
+
+    // Transport: ciphertext from and to the next filters.
+    ap_filter_t* input_filter_ = nullptr;
+    ap_filter_t* output_filter_ = nullptr;
+    apr_bucket_brigade* ciphertext_in_ = nullptr;
+    apr_bucket_brigade* ciphertext_out_ = nullptr;
+    apr_size_t ciphertext_out_bytes_ = 0;
+    apr_read_type_e transport_block_ = APR_BLOCK_READ;
+    apr_status_t transport_read_status_ = APR_SUCCESS;
+    apr_status_t transport_write_status_ = APR_SUCCESS;
+    char first_bytes_[8] = {};
+    apr_size_t first_bytes_length_ = 0;
+
+    // Decrypted bytes not yet handed to the filters above: [plain_begin_, plain_end_).
+    std::vector<char> plain_;
+    apr_size_t plain_begin_ = 0;
+    apr_size_t plain_end_ = 0;
+    bool plain_eof_ = false;
+};
+
+// pre_connection hook body.
+int start_tls_connection(conn_rec* c, void* csd);
+
+}  // namespace gtls

@@ -1,0 +1,100 @@
+#include "httpd/vhost_tls.h"
+
+#include "core/priorities.h"
+#include "httpd/pool_own.h"
+#include "httpd/server_config.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace gtls {
+
+namespace {
+
+std::string server_id(const server_rec* s) {
+    std::string name = s->server_hostname ? s->server_hostname : "_default_";
+    return name + ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);
+}
+
+[[noreturn]] void fail(const std::string& reason) { throw std::runtime_error(reason); }
+
+}  // namespace
+
+std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config) {
+    std::unique_ptr<VhostTls> tls(new VhostTls());
+    tls->server_ = s;
+    tls->id_ = server_id(s);
+
+    if (config.certificate_files.empty()) {
+        fail("GnuTLSEnable is On but no GnuTLSCertificateFile is configured");
+    }
+    if (config.key_files.size() != config.certificate_files.size()) {
+        fail("GnuTLSKeyFile: " + std::to_string(config.key_files.size()) + " key file(s) for " +
+             std::to_string(config.certificate_files.size()) +
+             " GnuTLSCertificateFile(s); each certificate chain needs the key at the same position");
+    }
+
+    gnutls_certificate_credentials_t credentials = nullptr;
+    if (int rc = gnutls_certificate_allocate_credentials(&credentials); rc < 0) fail(gnutls_strerror(rc));
+    tls->credentials_.reset(credentials);
+    gnutls_certificate_set_flags(credentials, GNUTLS_CERTIFICATE_API_V2);
+
+    for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
+        const std::string where = "GnuTLSCertificateFile #" + std::to_string(index) + " (" + tls->id_ + "#" +
+                                  std::to_string(index) + "): ";
+        try {
+            tls->chains_.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
+        } catch (const std::exception& e) {
+            fail(where + e.what());
+        }
+        const CertificateChain& chain = tls->chains_.back();
+        auto certificates = chain.certificates();
+        int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
+                                                 static_cast<unsigned>(certificates.size()), chain.key());
+        if (rc < 0) fail(where + "GnuTLS rejected the chain: " + gnutls_strerror(rc));
+        if (static_cast<std::size_t>(rc) != index) {
+            fail(where + "GnuTLS assigned certificate index " + std::to_string(rc));
+        }
+    }
+
+    try {
+        tls->priorities_ = compile_priorities(config.priorities.value_or(std::string(kDefaultPriorities)));
+    } catch (const std::exception& e) {
+        fail(std::string("GnuTLSPriorities: ") + e.what());
+    }
+
+    if (config.session_tickets.value_or(true)) {
+        if (int rc = gnutls_session_ticket_key_generate(tls->ticket_key_.out()); rc < 0) {
+            fail(std::string("cannot generate a session ticket key: ") + gnutls_strerror(rc));
+        }
+    }
+    tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
+    return tls;
+}
+
+VhostTls::~VhostTls() {
+    if (ticket_key_.size() != 0) {
+        gnutls_memset(const_cast<unsigned char*>(ticket_key_.data()), 0, ticket_key_.size());
+    }
+}
+
+bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
+    bool all_built = true;
+    for (server_rec* s = main_server; s != nullptr; s = s->next) {
+        ServerConfig& config = server_config(s);
+        config.tls = nullptr;
+        if (!config.is_enabled()) continue;
+        try {
+            config.tls = pool_own(pconf, VhostTls::build(s, config));
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
+                         config.tls->id().c_str(), config.tls->chains().size());
+        } catch (const std::exception& e) {
+            ap_log_error(APLOG_MARK, APLOG_ERR | APLOG_STARTUP, 0, s, "GTLS0101: %s: %s",
+                         describe_server(s).c_str(), e.what());
+            all_built = false;
+        }
+    }
+    return all_built;
+}
+
+}  // namespace gtls

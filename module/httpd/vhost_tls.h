@@ -1,0 +1,58 @@
+// The TLS state of one enabled server (main server or VirtualHost) for one
+// configuration generation: credentials with every certificate chain, the
+// compiled priorities and the session ticket key.
+#pragma once
+
+#include "core/certificate_chain.h"
+#include "core/owned.h"
+#include "httpd/httpd.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gtls {
+
+struct ServerConfig;
+
+class VhostTls {
+public:
+    // Loads and checks every chain/key pair of `config` and builds the GnuTLS
+    // credentials (GNUTLS_CERTIFICATE_API_V2: the n-th pair is index n). Throws
+    // std::runtime_error naming the directive, the certificate index and the
+    // reason. Runs in check_config, as root, before workers exist.
+    static std::unique_ptr<VhostTls> build(server_rec* s, const ServerConfig& config);
+
+    VhostTls(const VhostTls&) = delete;
+    VhostTls& operator=(const VhostTls&) = delete;
+    ~VhostTls();
+
+    server_rec* server() const { return server_; }
+    // "ServerName:port", the prefix of certificate ids in log lines.
+    const std::string& id() const { return id_; }
+
+    // Read-only while handshakes use them; safe to share between threads.
+    gnutls_certificate_credentials_t credentials() const { return credentials_.get(); }
+    gnutls_priority_t priorities() const { return priorities_.get(); }
+    // The key that encrypts session tickets, or nullptr when tickets are off.
+    const gnutls_datum_t* ticket_key() const { return ticket_key_.size() ? &ticket_key_.get() : nullptr; }
+    unsigned session_lifetime_seconds() const { return session_lifetime_seconds_; }
+    const std::vector<CertificateChain>& chains() const { return chains_; }
+
+private:
+    VhostTls() = default;
+
+    server_rec* server_ = nullptr;
+    std::string id_;
+    std::vector<CertificateChain> chains_;
+    OwnedCredentials credentials_;
+    OwnedPriority priorities_;
+    OwnedDatum ticket_key_;
+    unsigned session_lifetime_seconds_ = 0;
+};
+
+// Builds the VhostTls of every enabled server and stores it in its ServerConfig
+// (owned by pconf). Logs each problem and returns false if any server failed.
+bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf);
+
+}  // namespace gtls
