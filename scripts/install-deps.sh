@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mod_gtls needs to build, run its demo and run its
+# tests. Installs only what is missing; needs root (or sudo) when anything is.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  apache2 apache2-dev libapr1-dev libaprutil1-dev
+  libgnutls28-dev gnutls-bin openssl
+  googletest libgtest-dev
+  python3 python3-pytest
+  curl faketime
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "Installing: ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's postinst may start the system apache2; ours run on their own ports
+# and ServerRoots, so the system one is left as the admin configured it.
