@@ -108,6 +108,46 @@ const char* set_cache_timeout(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_ocsp_stapling(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_on_off(arg);
+        if (!value) return directive_error(cmd, value.error);
+        config.ocsp_stapling = *value.value;
+        return nullptr;
+    });
+}
+
+const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const argv[]) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        if (argc < 1) return directive_error(cmd, "needs a response file (or \"\" for none)");
+        std::vector<std::string> files;
+        for (int i = 0; i < argc; ++i) {
+            files.emplace_back(argv[i][0] == '\0' ? "" : ap_server_root_relative(cmd->pool, argv[i]));
+        }
+        config.ocsp_response_files.push_back(std::move(files));
+        return nullptr;
+    });
+}
+
+const char* set_ocsp_check_interval(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_seconds(arg, 0, 86400);
+        if (!value) return directive_error(cmd, value.error);
+        config.ocsp_check_interval = *value.value;
+        return nullptr;
+    });
+}
+
+// mod_gnutls directives for fetching responses itself; mod_gtls staples from
+// files (kept fresh by gtls-ocsp-fetch or any other job), so these are accepted
+// for compatibility and have no effect.
+const char* ignore_fetch_directive(cmd_parms* cmd, void*, const char*) {
+    ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, cmd->server,
+                 "GTLS0103: %s is ignored: mod_gtls staples responses read from GnuTLSOCSPResponseFile",
+                 cmd->cmd->name);
+    return nullptr;
+}
+
 using Take1 = const char* (*)(cmd_parms*, void*, const char*);
 using Take2 = const char* (*)(cmd_parms*, void*, const char*, const char*);
 
@@ -118,6 +158,18 @@ command_rec take1(const char* name, Take1 handler, int context, const char* help
     rec.cmd_data = nullptr;
     rec.req_override = context;
     rec.args_how = TAKE1;
+    rec.errmsg = help;
+    return rec;
+}
+
+using TakeArgv = const char* (*)(cmd_parms*, void*, int, char* const*);
+
+command_rec take_argv(const char* name, TakeArgv handler, int context, const char* help) {
+    command_rec rec{};
+    rec.name = name;
+    rec.func = reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(handler));
+    rec.req_override = context;
+    rec.args_how = TAKE_ARGV;
     rec.errmsg = help;
     return rec;
 }
@@ -147,6 +199,19 @@ const command_rec kDirectives[] = {
            "Session cache: 'none' or an socache provider with argument, e.g. 'shmcb:/run/gtls_cache(512000)'"),
     take1("GnuTLSCacheTimeout", set_cache_timeout, RSRC_CONF,
           "Lifetime of resumable sessions and tickets, in seconds (default 300)"),
+    take1("GnuTLSOCSPStapling", set_ocsp_stapling, RSRC_CONF,
+          "On|Off: staple OCSP responses (default On where a response file is configured)"),
+    take_argv("GnuTLSOCSPResponseFile", add_ocsp_response_files, RSRC_CONF,
+              "OCSP response file(s) of the certificate at the same position: leaf first; \"\" for none (repeatable)"),
+    take1("GnuTLSOCSPCheckInterval", set_ocsp_check_interval, RSRC_CONF,
+          "Seconds between checks of a response file for changes (default 1; 0 = whenever a staple is needed)"),
+    take1("GnuTLSOCSPAutoRefresh", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPCheckNonce", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPResponder", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPCacheTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPFailureTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPFuzzTime", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    take1("GnuTLSOCSPSocketTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
     command_rec{},
 };
 

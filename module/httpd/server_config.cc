@@ -48,6 +48,11 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     const ServerConfig& certificate_source = vhost_names_certificates ? add.config : base.config;
     out.certificate_files = certificate_source.certificate_files;
     out.key_files = certificate_source.key_files;
+    out.ocsp_response_files = !add.config.ocsp_response_files.empty() || vhost_names_certificates
+                                  ? add.config.ocsp_response_files
+                                  : base.config.ocsp_response_files;
+    out.ocsp_stapling = merged(base.config.ocsp_stapling, add.config.ocsp_stapling);
+    out.ocsp_check_interval = merged(base.config.ocsp_check_interval, add.config.ocsp_check_interval);
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);

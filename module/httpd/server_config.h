@@ -25,6 +25,12 @@ struct ServerConfig {
     std::optional<std::string> priorities;
     std::optional<bool> session_tickets;
     std::optional<long> cache_timeout;
+    // GnuTLSOCSPResponseFile, one entry per occurrence: the n-th belongs to the
+    // n-th certificate; entry[0] is the leaf's response file ("" = none), further
+    // files (intermediates' responses) are accepted but not stapled.
+    std::vector<std::vector<std::string>> ocsp_response_files;
+    std::optional<bool> ocsp_stapling;
+    std::optional<long> ocsp_check_interval;
 
     // Where this server's first GnuTLS directive was, for error messages.
     const char* first_directive_file = nullptr;
@@ -45,6 +51,7 @@ struct GlobalConfig {
 };
 
 inline constexpr long kDefaultCacheTimeoutSeconds = 300;
+inline constexpr long kDefaultOcspCheckIntervalSeconds = 1;
 
 ServerConfig& server_config(server_rec* s);
 GlobalConfig& global_config(server_rec* s);
