@@ -13,12 +13,20 @@ namespace {
 constexpr std::size_t kMaxPemFileSize = 1024 * 1024;
 constexpr unsigned kTlsFeatureStatusRequest = 5;  // RFC 7633, RFC 6066 extension id
 
-[[noreturn]] void fail(const std::string& path, const std::string& reason) {
-    throw std::runtime_error(path + ": " + reason);
+[[noreturn]] void fail(ChainLoadError::File file, const std::string& path, const std::string& reason) {
+    throw ChainLoadError(file, path + ": " + reason);
+}
+
+std::vector<unsigned char> read_small_file(ChainLoadError::File file, const std::string& path) {
+    try {
+        return read_file_bytes(path, kMaxPemFileSize);
+    } catch (const std::exception& e) {
+        throw ChainLoadError(file, e.what());
+    }
 }
 
 std::vector<OwnedCrt> import_chain(const std::string& path) {
-    auto bytes = read_file_bytes(path, kMaxPemFileSize);
+    auto bytes = read_small_file(ChainLoadError::File::Chain, path);
     gnutls_datum_t data{bytes.data(), static_cast<unsigned>(bytes.size())};
     gnutls_x509_crt_t* list = nullptr;
     unsigned count = 0;
@@ -34,7 +42,7 @@ std::vector<OwnedCrt> import_chain(const std::string& path) {
                 return single;
             }
         }
-        fail(path, std::string("no certificate could be read (") + gnutls_strerror(rc) + ")");
+        fail(ChainLoadError::File::Chain, path, std::string("no certificate could be read (") + gnutls_strerror(rc) + ")");
     }
     std::vector<OwnedCrt> chain;
     chain.reserve(count);
@@ -44,16 +52,16 @@ std::vector<OwnedCrt> import_chain(const std::string& path) {
 }
 
 OwnedPrivkey import_key(const std::string& path) {
-    auto bytes = read_file_bytes(path, kMaxPemFileSize);
+    auto bytes = read_small_file(ChainLoadError::File::Key, path);
     gnutls_datum_t data{bytes.data(), static_cast<unsigned>(bytes.size())};
     gnutls_x509_privkey_t key = nullptr;
-    if (int rc = gnutls_x509_privkey_init(&key); rc < 0) fail(path, gnutls_strerror(rc));
+    if (int rc = gnutls_x509_privkey_init(&key); rc < 0) fail(ChainLoadError::File::Key, path, gnutls_strerror(rc));
     OwnedPrivkey owned(key);
     int rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, nullptr, 0);
     if (rc < 0) rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_DER, nullptr, 0);
     std::memset(bytes.data(), 0, bytes.size());
-    if (rc == GNUTLS_E_DECRYPTION_FAILED) fail(path, "the private key is encrypted; mod_gtls needs an unencrypted key");
-    if (rc < 0) fail(path, std::string("no private key could be read (") + gnutls_strerror(rc) + ")");
+    if (rc == GNUTLS_E_DECRYPTION_FAILED) fail(ChainLoadError::File::Key, path, "the private key is encrypted; mod_gtls needs an unencrypted key");
+    if (rc < 0) fail(ChainLoadError::File::Key, path, std::string("no private key could be read (") + gnutls_strerror(rc) + ")");
     return owned;
 }
 
@@ -97,7 +105,7 @@ CertificateChain CertificateChain::load(const std::string& chain_path, const std
     chain.key_ = import_key(key_path);
     auto certificate_id = key_id_of_certificate(chain.leaf());
     if (certificate_id.empty() || certificate_id != key_id_of_key(chain.key())) {
-        throw std::runtime_error(key_path + ": the private key does not match the certificate in " + chain_path);
+        fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);
     }
     chain.must_staple_ = has_must_staple(chain.leaf());
     return chain;

@@ -3,10 +3,22 @@
 
 #include "core/owned.h"
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace gtls {
+
+// Why a chain could not be loaded, and which of the two files is at fault.
+class ChainLoadError : public std::runtime_error {
+public:
+    enum class File { Chain, Key };
+    ChainLoadError(File file, const std::string& reason) : std::runtime_error(reason), file_(file) {}
+    File file() const { return file_; }
+
+private:
+    File file_;
+};
 
 // A leaf certificate, the rest of its chain and its private key, as configured by
 // one GnuTLSCertificateFile/GnuTLSKeyFile pair. Built at configuration time (as
@@ -14,7 +26,7 @@ namespace gtls {
 class CertificateChain {
 public:
     // Loads a PEM chain (leaf first) and a PEM or DER private key. Throws
-    // std::runtime_error with a reason naming the file when a file is unreadable,
+    // ChainLoadError with a reason naming the file when a file is unreadable,
     // holds no certificate, holds an encrypted or broken key, or when the key does
     // not belong to the leaf.
     static CertificateChain load(const std::string& chain_path, const std::string& key_path);

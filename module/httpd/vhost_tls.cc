@@ -40,18 +40,18 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     gnutls_certificate_set_flags(credentials, GNUTLS_CERTIFICATE_API_V2);
 
     for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
-        const std::string where = "GnuTLSCertificateFile #" + std::to_string(index) + " (" + tls->id_ + "#" +
-                                  std::to_string(index) + "): ";
+        const std::string where = "certificate " + tls->id_ + "#" + std::to_string(index) + ": ";
         try {
             tls->chains_.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
-        } catch (const std::exception& e) {
-            fail(where + e.what());
+        } catch (const ChainLoadError& e) {
+            fail(where + (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") +
+                 e.what());
         }
         const CertificateChain& chain = tls->chains_.back();
         auto certificates = chain.certificates();
         int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
                                                  static_cast<unsigned>(certificates.size()), chain.key());
-        if (rc < 0) fail(where + "GnuTLS rejected the chain: " + gnutls_strerror(rc));
+        if (rc < 0) fail(where + "GnuTLSCertificateFile " + chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
         if (static_cast<std::size_t>(rc) != index) {
             fail(where + "GnuTLS assigned certificate index " + std::to_string(rc));
         }
