@@ -138,14 +138,28 @@ const char* set_ocsp_check_interval(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
-// mod_gnutls directives for fetching responses itself; mod_gtls staples from
-// files (kept fresh by gtls-ocsp-fetch or any other job), so these are accepted
-// for compatibility and have no effect.
-const char* ignore_fetch_directive(cmd_parms* cmd, void*, const char*) {
+// mod_gnutls directives that have no effect in mod_gtls (fetching OCSP
+// responses itself, DH parameter files, CA files that only matter for client
+// certificates): accepted so a mod_gnutls configuration runs unchanged.
+const char* ignore_directive(cmd_parms* cmd, void*, const char*, const char*) {
     ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, cmd->server,
-                 "GTLS0103: %s is ignored: mod_gtls staples responses read from GnuTLSOCSPResponseFile",
+                 "GTLS0103: %s is accepted for mod_gnutls compatibility and has no effect in mod_gtls",
                  cmd->cmd->name);
     return nullptr;
+}
+
+// mod_gnutls features mod_gtls does not have yet: harmless values are accepted,
+// anything that would change security or behaviour fails the configuration
+// rather than silently doing less than the admin asked for.
+const char* accept_if_disabled(cmd_parms* cmd, void*, const char* arg) {
+    for (const char* harmless : {"off", "none", "ignore"}) {
+        if (strcasecmp(arg, harmless) == 0) return nullptr;
+    }
+    return directive_error(cmd, std::string("'") + arg + "' is not supported by mod_gtls yet");
+}
+
+const char* reject_directive(cmd_parms* cmd, void*, const char*) {
+    return directive_error(cmd, "is not supported by mod_gtls yet");
 }
 
 using Take1 = const char* (*)(cmd_parms*, void*, const char*);
@@ -205,13 +219,35 @@ const command_rec kDirectives[] = {
               "OCSP response file(s) of the certificate at the same position: leaf first; \"\" for none (repeatable)"),
     take1("GnuTLSOCSPCheckInterval", set_ocsp_check_interval, RSRC_CONF,
           "Seconds between checks of a response file for changes (default 1; 0 = whenever a staple is needed)"),
-    take1("GnuTLSOCSPAutoRefresh", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPCheckNonce", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPResponder", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPCacheTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPFailureTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPFuzzTime", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
-    take1("GnuTLSOCSPSocketTimeout", ignore_fetch_directive, RSRC_CONF, "accepted for mod_gnutls compatibility; no effect"),
+    // mod_gnutls's other names for the certificate and key directives.
+    take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),
+    take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),
+    // mod_gnutls compatibility: accepted, no effect.
+    take12("GnuTLSOCSPAutoRefresh", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPCheckNonce", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPCacheTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPFailureTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPFuzzTime", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPSocketTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
+    take12("GnuTLSClientCAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
+    take12("GnuTLSX509CAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
+    take12("GnuTLSClientKeyPurpose", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
+    take12("GnuTLSExportCertificates", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSProxyCAFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSProxyCRLFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSProxyCertificateFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSProxyKeyFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSProxyPriorities", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    // mod_gnutls features not in mod_gtls yet: only their "off" values are accepted.
+    take1("GnuTLSClientVerify", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
+          "only 'ignore'/'none': client certificates are not supported by mod_gtls yet"),
+    take1("GnuTLSProxyEngine", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
+          "only 'Off': TLS to proxy backends is not supported by mod_gtls yet"),
+    take1("GnuTLSP11Module", reject_directive, RSRC_CONF, "PKCS #11 is not supported by mod_gtls yet"),
+    take1("GnuTLSPIN", reject_directive, RSRC_CONF, "encrypted keys are not supported by mod_gtls yet"),
+    take1("GnuTLSSRKPIN", reject_directive, RSRC_CONF, "TPM keys are not supported by mod_gtls yet"),
     command_rec{},
 };
 
