@@ -17,6 +17,7 @@
 #include <http_request.h>
 #include <http_ssl.h>
 #include <http_vhost.h>
+#include <mod_log_config.h>
 #include <httpd.h>
 #include <util_filter.h>
 #include <util_mutex.h>

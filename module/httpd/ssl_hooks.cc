@@ -58,9 +58,25 @@ int gtls_post_read_request(request_rec* r) {
     });
 }
 
+// mod_log_config's %{NAME}x, as mod_ssl provides it. It asks httpd's
+// ssl_var_lookup hook, so it answers for mod_ssl connections too and it does not
+// matter which of the two modules registered it last.
+const char* log_ssl_variable(request_rec* r, char* name) {
+    return guard(r->server, "%x log handler", static_cast<const char*>(nullptr), [&]() -> const char* {
+        return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
+    });
+}
+
+int register_log_handler(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
+    auto* register_handler = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
+    if (register_handler != nullptr) register_handler(pconf, const_cast<char*>("x"), log_ssl_variable, 0);
+    return OK;
+}
+
 }  // namespace
 
 void register_ssl_hooks() {
+    ap_hook_pre_config(register_log_handler, nullptr, nullptr, APR_HOOK_LAST);
     ap_hook_ssl_conn_is_ssl(gtls_ssl_conn_is_ssl, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_ssl_var_lookup(gtls_ssl_var_lookup, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_fixups(gtls_fixups, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -1,0 +1,186 @@
+"""A real Apache httpd (Debian's apache2 binary) with its own ServerRoot in a
+temp dir and free loopback ports, configured per test."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+HTTPD = os.environ.get("GTLS_HTTPD", "/usr/sbin/apache2")
+MODULES = os.environ.get("GTLS_HTTPD_MODULES", "/usr/lib/apache2/modules")
+GTLS_MODULE = os.environ.get("GTLS_MODULE", str(Path(__file__).resolve().parents[3] / "build/module/mod_gtls.so"))
+
+# Modules compiled into Debian's apache2 need no LoadModule.
+BASE_MODULES = ["authz_core", "mime", "dir", "alias", "headers", "rewrite", "env", "setenvif",
+                "socache_shmcb", "http2", "cgid", "status"]
+SERIOUS_LEVELS = re.compile(r"\] \[[\w]*:(error|crit|alert|emerg)\] ")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Httpd:
+    """One httpd instance. `conf` is the test's part of httpd.conf (vhosts,
+    global directives); the base part loads modules and sets paths."""
+
+    def __init__(self, mpm: str = "event", log_level: str = "info gtls:trace1", timeout: int = 10,
+                 extra_modules=(), load_gtls: bool = True):
+        self.root = Path(tempfile.mkdtemp(prefix="gtls-it-"))
+        os.chmod(self.root, 0o755)
+        for sub in ("logs", "htdocs", "cgi-bin", "conf"):
+            (self.root / sub).mkdir()
+            os.chmod(self.root / sub, 0o755)
+        self.mpm = mpm
+        self.log_level = log_level
+        self.timeout = timeout
+        self.modules = BASE_MODULES + list(extra_modules)
+        self.load_gtls = load_gtls
+        self.conf_path = self.root / "conf" / "httpd.conf"
+        self.error_log = self.root / "logs" / "error.log"
+        self.pid_file = self.root / "logs" / "httpd.pid"
+        self.allowed_errors = []
+        self.started = False
+        (self.root / "htdocs" / "index.html").write_text("default\n")
+
+    # --- configuration -------------------------------------------------
+    def base_config(self) -> str:
+        lines = [f'ServerRoot "{self.root}"',
+                 f"LoadModule mpm_{self.mpm}_module {MODULES}/mod_mpm_{self.mpm}.so"]
+        for name in self.modules:
+            lines.append(f"LoadModule {name}_module {MODULES}/mod_{name}.so")
+        if self.load_gtls:
+            lines.append(f"LoadModule gtls_module {GTLS_MODULE}")
+        if os.geteuid() == 0:
+            lines += ["User www-data", "Group www-data"]
+        lines += [
+            "ServerName localhost",
+            f'PidFile "{self.pid_file}"',
+            f'ErrorLog "{self.error_log}"',
+            f"LogLevel {self.log_level}",
+            'LogFormat "%h %v \\"%r\\" %>s %b %{SSL_PROTOCOL}x" common',
+            f'CustomLog "{self.root}/logs/access.log" common',
+            f"Mutex file:{self.root}/logs",
+            f'ScriptSock "{self.root}/logs/cgid.sock"',
+            "TypesConfig /etc/mime.types",
+            f"Timeout {self.timeout}",
+            f'DocumentRoot "{self.root}/htdocs"',
+            "DirectoryIndex index.html",
+            f'<Directory "{self.root}/htdocs">',
+            "  Require all granted",
+            "</Directory>",
+            f'ScriptAlias /cgi-bin/ "{self.root}/cgi-bin/"',
+            f'<Directory "{self.root}/cgi-bin">',
+            "  Require all granted",
+            "</Directory>",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def write_config(self, conf: str):
+        self.conf_path.write_text(self.base_config() + conf)
+
+    def docroot(self, name: str = "") -> Path:
+        path = self.root / "htdocs" / name if name else self.root / "htdocs"
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o755)
+        return path
+
+    def add_cgi(self, name: str, script: str) -> str:
+        path = self.root / "cgi-bin" / name
+        path.write_text(script)
+        os.chmod(path, 0o755)
+        return f"/cgi-bin/{name}"
+
+    # --- lifecycle -----------------------------------------------------
+    def _ctl(self, *args, check=True):
+        return subprocess.run([HTTPD, "-d", str(self.root), "-f", str(self.conf_path), *args],
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    def configtest(self):
+        """(exit code, combined output) of `httpd -t` on the current config."""
+        result = self._ctl("-t")
+        return result.returncode, result.stdout + result.stderr
+
+    def start(self, wait_port: int = None):
+        result = self._ctl("-k", "start")
+        if result.returncode != 0:
+            raise RuntimeError(f"httpd did not start: {result.stdout}{result.stderr}\n{self.read_error_log()}")
+        self.started = True
+        deadline = time.monotonic() + 10
+        while not self.pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if wait_port:
+            wait_for_port(wait_port)
+
+    def pid(self) -> int:
+        return int(self.pid_file.read_text().strip())
+
+    def generations(self) -> int:
+        return self.read_error_log().count("resuming normal operations")
+
+    def graceful(self, timeout: float = 20.0):
+        before = self.generations()
+        result = self._ctl("-k", "graceful")
+        if result.returncode != 0:
+            raise RuntimeError(f"graceful failed: {result.stdout}{result.stderr}")
+        deadline = time.monotonic() + timeout
+        while self.generations() <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError("httpd did not finish the graceful restart")
+            time.sleep(0.05)
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        try:
+            pid = self.pid()
+        except (OSError, ValueError):
+            return
+        self._ctl("-k", "stop")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- logs ----------------------------------------------------------
+    def read_error_log(self) -> str:
+        try:
+            return self.error_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def allow_error(self, pattern: str):
+        """Declares an error-level log line the test expects."""
+        self.allowed_errors.append(re.compile(pattern))
+
+    def unexpected_errors(self):
+        bad = []
+        for line in self.read_error_log().splitlines():
+            if SERIOUS_LEVELS.search(line) and not any(p.search(line) for p in self.allowed_errors):
+                bad.append(line)
+        return bad

@@ -1,0 +1,75 @@
+"""Test PKI made at test time with certtool: a root CA, an intermediate CA and,
+per host name, an RSA-2048 and an ECDSA P-256 leaf with chain files."""
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Leaf:
+    name: str
+    key_type: str  # "rsa" or "ecdsa"
+    cert: Path     # leaf only
+    chain: Path    # leaf + intermediate
+    key: Path
+
+
+def _certtool(*args):
+    subprocess.run(["certtool", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _template(path: Path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+class Pki:
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ca_key = self.dir / "ca.key"
+        self.ca = self.dir / "ca.pem"
+        self.intermediate_key = self.dir / "intermediate.key"
+        self.intermediate = self.dir / "intermediate.pem"
+        self._leaves = {}
+        _certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", str(self.ca_key))
+        _certtool("--generate-self-signed", "--load-privkey", str(self.ca_key), "--outfile", str(self.ca),
+                  "--template", _template(self.dir / "ca.tmpl", [
+                      'cn = "mod_gtls test root"', "ca", "cert_signing_key", "crl_signing_key",
+                      "expiration_days = 3650"]))
+        _certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", str(self.intermediate_key))
+        _certtool("--generate-certificate", "--load-privkey", str(self.intermediate_key),
+                  "--load-ca-certificate", str(self.ca), "--load-ca-privkey", str(self.ca_key),
+                  "--outfile", str(self.intermediate),
+                  "--template", _template(self.dir / "intermediate.tmpl", [
+                      'cn = "mod_gtls test intermediate"', "ca", "cert_signing_key", "crl_signing_key",
+                      "expiration_days = 3650"]))
+
+    def leaf(self, name: str, key_type: str, tag: str = "", alt_names=()) -> Leaf:
+        """The leaf for (name, key_type, tag), made on first use. `tag` makes a
+        second, different certificate for the same name."""
+        key = (name, key_type, tag)
+        if key in self._leaves:
+            return self._leaves[key]
+        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}"
+        key_path = Path(f"{base}.key")
+        cert = Path(f"{base}.pem")
+        chain = Path(f"{base}.chain.pem")
+        if key_type == "rsa":
+            _certtool("--generate-privkey", "--key-type", "rsa", "--bits", "2048", "--outfile", str(key_path))
+        else:
+            _certtool("--generate-privkey", "--key-type", "ecdsa", "--curve", "secp256r1", "--outfile", str(key_path))
+        lines = [f'cn = "{name}"', f'dns_name = "{name}"'] + [f'dns_name = "{n}"' for n in alt_names] + [
+            "tls_www_server", "signing_key", "encryption_key", "expiration_days = 365"]
+        _certtool("--generate-certificate", "--load-privkey", str(key_path),
+                  "--load-ca-certificate", str(self.intermediate), "--load-ca-privkey", str(self.intermediate_key),
+                  "--outfile", str(cert), "--template", _template(Path(f"{base}.tmpl"), lines))
+        chain.write_text(cert.read_text() + self.intermediate.read_text())
+        os.chmod(key_path, 0o600)
+        leaf = Leaf(name, key_type, cert, chain, key_path)
+        self._leaves[key] = leaf
+        return leaf
+
+    def ca_bundle(self) -> Path:
+        return self.ca

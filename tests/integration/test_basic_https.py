@@ -1,0 +1,84 @@
+"""HTTPS basics with real clients: protocol versions, chain choice by signature
+algorithm, HTTP/2 over ALPN."""
+import pytest
+
+from conftest import tls_vhost
+from harness.clients import curl, gnutls_cli, served_leaf, pem_body
+
+
+@pytest.fixture
+def dual_cert_server(httpd_factory, pki, port):
+    rsa = pki.leaf("a.test", "rsa")
+    ecdsa = pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    server.docroot().joinpath("hello.txt").write_text("hello over tls\n")
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [rsa, ecdsa],
+                                                                  extra="  Protocols h2 http/1.1"))
+    server.start(wait_port=port)
+    return server, rsa, ecdsa
+
+
+@pytest.mark.parametrize("version_args,expected", [
+    (["--tlsv1.2", "--tls-max", "1.2"], "TLSv1.2"),
+    (["--tlsv1.3"], "TLSv1.3"),
+])
+def test_200_over_tls12_and_tls13(dual_cert_server, pki, port, version_args, expected):
+    server, _, _ = dual_cert_server
+    status, _, body, err = curl(f"https://a.test:{port}/hello.txt", pki.ca, "a.test", port,
+                                extra=["--http1.1", *version_args, "-v"])
+    assert status == 200, err
+    assert body == b"hello over tls\n"
+    assert f"SSL connection using {expected}" in err
+
+
+def test_gnutls_cli_tls12(dual_cert_server, pki, port):
+    code, out = gnutls_cli(port, "a.test", pki.ca, priority="NORMAL:-VERS-ALL:+VERS-TLS1.2",
+                           input_bytes=b"GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    assert code == 0, out
+    assert "(TLS1.2" in out
+    assert "hello over tls" in out
+
+
+@pytest.mark.parametrize("tls_args", [["-tls1_2"], ["-tls1_3"]])
+def test_client_signature_algorithms_pick_the_chain(dual_cert_server, pki, port, tls_args):
+    _, rsa, ecdsa = dual_cert_server
+    ecdsa_only = served_leaf(port, "a.test", pki.ca, extra=tls_args + ["-sigalgs", "ECDSA+SHA256"])
+    rsa_only = served_leaf(port, "a.test", pki.ca,
+                           extra=tls_args + ["-sigalgs", "rsa_pss_rsae_sha256:RSA+SHA256"])
+    assert ecdsa_only == pem_body(ecdsa.cert.read_text())
+    assert rsa_only == pem_body(rsa.cert.read_text())
+
+
+def test_gnutls_client_with_only_ecdsa_gets_ecdsa(dual_cert_server, pki, port):
+    code, out = gnutls_cli(port, "a.test", pki.ca, priority="NORMAL:-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256",
+                           extra=["--print-cert"])
+    assert code == 0, out
+    _, _, ecdsa = dual_cert_server
+    assert pem_body(out) == pem_body(ecdsa.cert.read_text())
+
+
+def test_http2_via_alpn(dual_cert_server, pki, port):
+    status, version, body, err = curl(f"https://a.test:{port}/hello.txt", pki.ca, "a.test", port,
+                                      extra=["--http2"])
+    assert (status, version) == (200, "2"), err
+    assert body == b"hello over tls\n"
+
+
+def test_http11_only_vhost_does_not_negotiate_h2(httpd_factory, pki, port):
+    server = httpd_factory()
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                                                  extra="  Protocols http/1.1"))
+    server.start(wait_port=port)
+    status, version, _, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port, extra=["--http2", "-v"])
+    assert (status, version) == (200, "1.1"), err
+
+
+def test_main_server_tls_without_virtualhost(httpd_factory, pki, port):
+    leaf = pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    server.write_config(f"Listen 127.0.0.1:{port}\nGnuTLSEnable On\n"
+                        f'GnuTLSCertificateFile "{leaf.chain}"\nGnuTLSKeyFile "{leaf.key}"\n')
+    server.start(wait_port=port)
+    status, _, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port)
+    assert status == 200, err
+    assert body == b"default\n"
