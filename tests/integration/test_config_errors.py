@@ -1,0 +1,82 @@
+"""Broken configurations fail `httpd -t` with the directive and the reason."""
+import pytest
+
+from conftest import tls_vhost
+from harness.httpd import Httpd
+
+
+@pytest.fixture
+def check(httpd_factory, pki, port):
+    def run(vhost_body=None, global_conf="", leaves=None):
+        server = httpd_factory()
+        leaves = leaves if leaves is not None else [pki.leaf("a.test", "ecdsa")]
+        vhost = tls_vhost(port, "a.test", leaves, extra=vhost_body or "")
+        server.write_config(global_conf + f"Listen 127.0.0.1:{port}\n" + vhost)
+        return server.configtest()
+    return run
+
+
+def test_good_configuration_passes(check):
+    code, out = check()
+    assert code == 0, out
+    assert "Syntax OK" in out
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("  GnuTLSEnable maybe", "GnuTLSEnable must be On or Off"),
+    ("  GnuTLSSessionTickets sometimes", "GnuTLSSessionTickets must be On or Off"),
+    ("  GnuTLSPriorities NORMAL:+NOT-A-CIPHER", "GnuTLSPriorities invalid priority string"),
+    ("  GnuTLSCacheTimeout forever", "GnuTLSCacheTimeout must be a whole number"),
+    ("  GnuTLSCache shmcb", "GnuTLSCache cannot occur within <VirtualHost> section"),
+    ("  GnuTLSClientVerify require", "GnuTLSClientVerify 'require' is not supported"),
+    ("  GnuTLSKeyFile /nonexistent/extra.key", "GnuTLSKeyFile: 2 key file(s) for 1 GnuTLSCertificateFile"),
+    ("  GnuTLSCertificateFile /nonexistent/chain.pem\n  GnuTLSKeyFile /nonexistent/key.pem",
+     "GnuTLSCertificateFile cannot read /nonexistent/chain.pem: No such file or directory"),
+])
+def test_bad_value_names_directive(check, body, expected):
+    code, out = check(body)
+    assert code != 0
+    assert expected in out, out
+
+
+def test_key_of_other_certificate(check, pki):
+    leaf = pki.leaf("a.test", "ecdsa")
+    other = pki.leaf("b.test", "ecdsa")
+    mixed = type(leaf)(leaf.name, leaf.key_type, leaf.cert, leaf.chain, other.key)
+    code, out = check(leaves=[mixed])
+    assert code != 0
+    assert "a.test:" in out and "#0" in out
+    assert f"GnuTLSKeyFile {other.key}: the private key does not match the certificate" in out, out
+
+
+def test_enabled_without_certificate(check):
+    code, out = check(leaves=[])
+    assert code != 0
+    assert "GnuTLSEnable is On but no GnuTLSCertificateFile" in out, out
+
+
+def test_unknown_cache_provider(check):
+    code, out = check(global_conf="GnuTLSCache nosuchcache:/tmp/x\n")
+    assert code != 0
+    assert "unknown session cache type 'nosuchcache'" in out, out
+
+
+def test_garbage_certificate_file(check, pki, tmp_path):
+    leaf = pki.leaf("a.test", "ecdsa")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is not a certificate\n")
+    code, out = check(leaves=[type(leaf)(leaf.name, leaf.key_type, garbage, garbage, leaf.key)])
+    assert code != 0
+    assert f"GnuTLSCertificateFile {garbage}: no certificate could be read" in out, out
+
+
+def test_mod_gnutls_configuration_runs_unchanged(check):
+    code, out = check("\n".join([
+        "  GnuTLSPriorities NORMAL",
+        "  GnuTLSClientVerify ignore",
+        "  GnuTLSDHFile /etc/nonexistent-dh.pem",
+        "  GnuTLSOCSPAutoRefresh Off",
+        "  GnuTLSExportCertificates off",
+        "  GnuTLSSessionTickets on",
+    ]), global_conf="GnuTLSCache none\nGnuTLSCacheTimeout 600\n")
+    assert code == 0, out

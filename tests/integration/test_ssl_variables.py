@@ -1,0 +1,73 @@
+"""mod_ssl's variables under mod_gtls: mod_rewrite %{HTTPS}, mod_headers %{…}s,
+mod_log_config %{…}x and the CGI environment."""
+import pytest
+
+from conftest import tls_vhost
+from harness.clients import curl
+
+ENV_CGI = """#!/usr/bin/python3
+import os
+print("Content-Type: text/plain")
+print()
+for key in sorted(os.environ):
+    if key == "HTTPS" or key.startswith("SSL_"):
+        print(f"{key}={os.environ[key]}")
+"""
+
+
+@pytest.fixture
+def server(httpd_factory, pki, port):
+    server = httpd_factory()
+    cgi = server.add_cgi("env.py", ENV_CGI)
+    extra = "\n".join([
+        "  RewriteEngine On",
+        "  RewriteCond %{HTTPS} =on",
+        "  RewriteRule ^/is-https$ /yes.txt [L]",
+        "  RewriteRule ^/is-https$ /no.txt [L]",
+        '  Header always set X-TLS-Protocol "%{SSL_PROTOCOL}s"',
+        '  Header always set X-TLS-SNI "%{SSL_TLS_SNI}s"',
+        f'  CustomLog "{server.root}/logs/tls.log" "%{{SSL_PROTOCOL}}x %{{SSL_CIPHER}}x %U"',
+    ])
+    server.docroot().joinpath("yes.txt").write_text("https is on\n")
+    server.docroot().joinpath("no.txt").write_text("https is off\n")
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                                                  extra=extra))
+    server.start(wait_port=port)
+    return server, cgi
+
+
+def test_rewrite_sees_https_on(server, pki, port):
+    status, _, body, err = curl(f"https://a.test:{port}/is-https", pki.ca, "a.test", port)
+    assert (status, body) == (200, b"https is on\n"), err
+
+
+@pytest.mark.parametrize("args,protocol", [(["--tlsv1.3"], "TLSv1.3"), (["--tls-max", "1.2"], "TLSv1.2")])
+def test_cgi_environment(server, pki, port, args, protocol):
+    _, cgi = server
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=args)
+    assert status == 200, err
+    env = dict(line.split("=", 1) for line in body.decode().splitlines())
+    assert env["HTTPS"] == "on"
+    assert env["SSL_PROTOCOL"] == protocol
+    assert env["SSL_TLS_SNI"] == "a.test"
+    assert env["SSL_CIPHER"].startswith("TLS_")
+    assert env["SSL_VERSION_LIBRARY"].startswith("GnuTLS/")
+    assert env["SSL_SESSION_RESUMED"] == "Initial"
+    assert env["SSL_SERVER_S_DN"] == "CN=a.test"
+    assert env["SSL_SERVER_A_KEY"] == "EC/ECDSA"
+
+
+def test_headers_and_log_see_variables(server, pki, port):
+    srv, _ = server
+    # curl -D - puts the headers in front of the body on stdout.
+    status, _, out, err = curl(f"https://a.test:{port}/yes.txt", pki.ca, "a.test", port,
+                               extra=["--tlsv1.3", "-D", "-"])
+    assert status == 200, err
+    headers = out.decode(errors="replace").lower()
+    assert "x-tls-protocol: tlsv1.3" in headers
+    assert "x-tls-sni: a.test" in headers
+    srv.stop()  # flush the logs
+    line = (srv.root / "logs" / "tls.log").read_text().splitlines()[-1]
+    protocol, cipher, path = line.split()
+    assert (protocol, path) == ("TLSv1.3", "/yes.txt")
+    assert cipher.startswith("TLS_")
