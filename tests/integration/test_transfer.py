@@ -1,0 +1,83 @@
+"""Large transfers arrive intact: a 1 GiB download and a 100 MiB upload."""
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from conftest import tls_vhost
+
+HASH_CGI = """#!/usr/bin/python3
+import hashlib, os, sys
+digest = hashlib.sha256()
+remaining = int(os.environ.get("CONTENT_LENGTH", "0"))
+while remaining > 0:
+    chunk = sys.stdin.buffer.read(min(remaining, 1 << 20))
+    if not chunk:
+        break
+    digest.update(chunk)
+    remaining -= len(chunk)
+print("Content-Type: text/plain")
+print()
+print(digest.hexdigest(), int(os.environ.get("CONTENT_LENGTH", "0")) - remaining)
+"""
+
+
+def write_pseudo_random(path, size):
+    """Writes `size` bytes of non-repeating content; returns its sha256."""
+    digest = hashlib.sha256()
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as out:
+        for i in range(size >> 20):
+            chunk = hashlib.sha256(i.to_bytes(8, "big")).digest() + block[32:]
+            out.write(chunk)
+            digest.update(chunk)
+    os.chmod(path, 0o644)
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def server(httpd_factory, pki, port):
+    server = httpd_factory(timeout=60)
+    server.add_cgi("hash.py", HASH_CGI)
+    server.write_config(f"Listen 127.0.0.1:{port}\nLimitRequestBody 0\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")], extra="  Protocols h2 http/1.1"))
+    server.start(wait_port=port)
+    return server
+
+
+def curl_sha256(args):
+    curl = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: curl.stdout.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    _, err = curl.communicate(timeout=300)
+    assert curl.returncode == 0, err
+    return digest.hexdigest(), size
+
+
+@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+def test_1gib_download(server, pki, port, http):
+    path = server.docroot() / "big.bin"
+    expected = write_pseudo_random(path, 1 << 30)
+    try:
+        digest, size = curl_sha256(["curl", "-sS", http, "--cacert", str(pki.ca), "--resolve",
+                                    f"a.test:{port}:127.0.0.1", f"https://a.test:{port}/big.bin"])
+    finally:
+        path.unlink()
+    assert size == 1 << 30
+    assert digest == expected
+
+
+def test_100mib_upload(server, pki, port, tmp_path):
+    upload = tmp_path / "upload.bin"
+    expected = write_pseudo_random(upload, 100 << 20)
+    result = subprocess.run(["curl", "-sS", "--http1.1", "--cacert", str(pki.ca), "--resolve",
+                             f"a.test:{port}:127.0.0.1", "-H", "Content-Type: application/octet-stream",
+                             "--data-binary", f"@{upload}", f"https://a.test:{port}/cgi-bin/hash.py"],
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    digest, size = result.stdout.decode().split()
+    assert (digest, int(size)) == (expected, 100 << 20)
