@@ -119,7 +119,8 @@ const char* set_ocsp_stapling(cmd_parms* cmd, void*, const char* arg) {
 
 const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const argv[]) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
-        if (argc < 1) return directive_error(cmd, "needs a response file (or \"\" for none)");
+        // httpd's argument splitter stops at an empty word, so `""` arrives as no
+        // argument at all: no response file for this certificate.
         std::vector<std::string> files;
         for (int i = 0; i < argc; ++i) {
             files.emplace_back(argv[i][0] == '\0' ? "" : ap_server_root_relative(cmd->pool, argv[i]));

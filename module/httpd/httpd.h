@@ -16,6 +16,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
+#include <http_main.h>
 #include <http_vhost.h>
 #include <mod_log_config.h>
 #include <httpd.h>

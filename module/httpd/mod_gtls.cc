@@ -6,6 +6,8 @@
 #include "httpd/server_config.h"
 #include "httpd/session_cache.h"
 #include "httpd/ssl_hooks.h"
+#include "httpd/staple_refresher.h"
+#include "httpd/status_page.h"
 #include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
 
@@ -29,6 +31,7 @@ int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s
 int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
     return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
         if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
+        load_all_staples(s);
         unsigned enabled = 0;
         for (server_rec* vhost = s; vhost != nullptr; vhost = vhost->next) {
             if (server_config(vhost).tls != nullptr) ++enabled;
@@ -42,6 +45,7 @@ int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
 void gtls_child_init(apr_pool_t* pchild, server_rec* s) {
     guard(s, "child_init", 0, [&] {
         init_session_cache_child(s, pchild);
+        start_staple_refresher(s, pchild);
         return 0;
     });
 }
@@ -79,6 +83,7 @@ void gtls_register_hooks(apr_pool_t*) {
     ap_hook_default_port(gtls_default_port, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_tls_filters();
     register_ssl_hooks();
+    register_status_page();
 }
 
 }  // namespace

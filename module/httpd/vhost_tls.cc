@@ -18,6 +18,31 @@ std::string server_id(const server_rec* s) {
 
 [[noreturn]] void fail(const std::string& reason) { throw std::runtime_error(reason); }
 
+// GnuTLS asks this during a handshake when the client sent status_request and
+// chose the chain `ptr` belongs to. RFC 6066 section 8: the server may omit the
+// status; any other error would abort the handshake, so there is none.
+int staple_callback(gnutls_session_t, void* ptr, gnutls_datum_t* response) noexcept {
+    auto* source = static_cast<StapleSource*>(ptr);
+    std::shared_ptr<const Staple> staple = source->staple_for_handshake();
+    if (!staple) return GNUTLS_E_NO_CERTIFICATE_STATUS;
+    auto* copy = static_cast<unsigned char*>(gnutls_malloc(staple->der.size()));
+    if (copy == nullptr) return GNUTLS_E_NO_CERTIFICATE_STATUS;
+    std::memcpy(copy, staple->der.data(), staple->der.size());
+    response->data = copy;
+    response->size = static_cast<unsigned>(staple->der.size());
+    return 0;
+}
+
+LogSink log_sink_for(server_rec* s) {
+    return [s](LogLevel level, const std::string& message) {
+        int httpd_level = level == LogLevel::Error     ? APLOG_ERR
+                          : level == LogLevel::Warning ? APLOG_WARNING
+                          : level == LogLevel::Info    ? APLOG_INFO
+                                                       : APLOG_DEBUG;
+        ap_log_error(APLOG_MARK, httpd_level, 0, s, "%s", message.c_str());
+    };
+}
+
 }  // namespace
 
 std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config) {
@@ -57,6 +82,8 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         }
     }
 
+    tls->bind_staples(config);
+
     try {
         tls->priorities_ = compile_priorities(config.priorities.value_or(std::string(kDefaultPriorities)));
     } catch (const std::exception& e) {
@@ -70,6 +97,50 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     }
     tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
     return tls;
+}
+
+const Clock& staple_clock() {
+    static const SystemClock clock;
+    return clock;
+}
+
+void VhostTls::bind_staples(const ServerConfig& config) {
+    const std::size_t certificates = chains_.size();
+    if (config.ocsp_response_files.size() > certificates) {
+        fail("GnuTLSOCSPResponseFile: " + std::to_string(config.ocsp_response_files.size()) + " occurrence(s) for " +
+             std::to_string(certificates) + " certificate(s); the n-th occurrence belongs to the n-th certificate");
+    }
+    const bool stapling = config.ocsp_stapling.value_or(true);
+    const auto interval = std::chrono::seconds(config.ocsp_check_interval.value_or(kDefaultOcspCheckIntervalSeconds));
+    staples_.resize(certificates);
+    for (std::size_t index = 0; index < certificates; ++index) {
+        const CertificateChain& chain = chains_[index];
+        const std::string certificate_id = id_ + "#" + std::to_string(index);
+        const std::vector<std::string>* files =
+            index < config.ocsp_response_files.size() ? &config.ocsp_response_files[index] : nullptr;
+        const bool has_file = files != nullptr && !files->empty() && !files->front().empty();
+        if (chain.must_staple() && (!has_file || !stapling)) {
+            fail("certificate " + certificate_id + " (" + chain.chain_path() +
+                 ") requires OCSP stapling (TLS Feature status_request) but " +
+                 (stapling ? "no GnuTLSOCSPResponseFile is configured for it" : "GnuTLSOCSPStapling is Off"));
+        }
+        if (!has_file || !stapling) continue;
+        if (chain.issuer() == nullptr) {
+            fail("certificate " + certificate_id + ": GnuTLSCertificateFile " + chain.chain_path() +
+                 " must include the issuer certificate after the leaf, to validate OCSP responses");
+        }
+        if (files->size() > 1) {
+            ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, server_,
+                         "GTLS0306: %s: %" APR_SIZE_T_FMT " further GnuTLSOCSPResponseFile(s) for intermediate certificates are "
+                         "accepted but not stapled (TLS 1.3 and GnuTLS staple the leaf's response only)",
+                         certificate_id.c_str(), files->size() - 1);
+        }
+        staples_[index] = std::make_unique<StapleSource>(certificate_id, files->front(), chain.leaf(), chain.issuer(),
+                                                         interval, staple_clock(), log_sink_for(server_));
+        int rc = gnutls_certificate_set_ocsp_status_request_function2(
+            credentials_.get(), static_cast<unsigned>(index), staple_callback, staples_[index].get());
+        if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
+    }
 }
 
 VhostTls::~VhostTls() {

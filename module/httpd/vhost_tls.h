@@ -5,6 +5,7 @@
 
 #include "core/certificate_chain.h"
 #include "core/owned.h"
+#include "core/staple_source.h"
 #include "httpd/httpd.h"
 
 #include <memory>
@@ -38,6 +39,8 @@ public:
     const gnutls_datum_t* ticket_key() const { return ticket_key_.size() ? &ticket_key_.get() : nullptr; }
     unsigned session_lifetime_seconds() const { return session_lifetime_seconds_; }
     const std::vector<CertificateChain>& chains() const { return chains_; }
+    // One entry per certificate index; nullptr where nothing is stapled.
+    const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
 
 private:
     VhostTls() = default;
@@ -49,7 +52,13 @@ private:
     OwnedPriority priorities_;
     OwnedDatum ticket_key_;
     unsigned session_lifetime_seconds_ = 0;
+    std::vector<std::unique_ptr<StapleSource>> staples_;
+
+    void bind_staples(const ServerConfig& config);
 };
+
+// The clock staples are judged by in httpd (the real one).
+const Clock& staple_clock();
 
 // Builds the VhostTls of every enabled server and stores it in its ServerConfig
 // (owned by pconf). Logs each problem and returns false if any server failed.

@@ -1,0 +1,41 @@
+// Where logic gets the time from: the real clock in httpd, a manual one in tests.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace gtls {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+class Clock {
+public:
+    virtual ~Clock() = default;
+    // Any thread.
+    virtual TimePoint now() const noexcept = 0;
+};
+
+class SystemClock final : public Clock {
+public:
+    TimePoint now() const noexcept override { return std::chrono::system_clock::now(); }
+};
+
+// A clock tests move by hand; thread-safe.
+class ManualClock final : public Clock {
+public:
+    explicit ManualClock(TimePoint start = std::chrono::system_clock::now()) : now_(start.time_since_epoch().count()) {}
+    TimePoint now() const noexcept override { return TimePoint(TimePoint::duration(now_.load())); }
+    void set(TimePoint t) noexcept { now_.store(t.time_since_epoch().count()); }
+    void advance(std::chrono::system_clock::duration d) noexcept { now_.fetch_add(d.count()); }
+
+private:
+    std::atomic<TimePoint::rep> now_;
+};
+
+// "2026-11-25T04:24:10Z"
+std::string format_utc(TimePoint t);
+
+inline TimePoint from_time_t(long long seconds) { return std::chrono::system_clock::from_time_t(static_cast<time_t>(seconds)); }
+
+}  // namespace gtls

@@ -1,0 +1,216 @@
+#include "core/ocsp_response.h"
+
+#include <cstring>
+
+namespace gtls {
+
+namespace {
+
+OcspVerdict reject(OcspVerdict verdict, OcspVerdictCode code, std::string reason) {
+    verdict.code = code;
+    verdict.reason = std::move(reason);
+    return verdict;
+}
+
+bool same(const gnutls_datum_t& a, const gnutls_datum_t& b) {
+    return a.size == b.size && (a.size == 0 || std::memcmp(a.data, b.data, a.size) == 0);
+}
+
+bool looks_like_pem(std::span<const unsigned char> bytes) {
+    static constexpr char kMarker[] = "-----BEGIN";
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    auto first = text.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && text.substr(first).starts_with(kMarker);
+}
+
+// One SingleResponse's CertID and status, as gnutls_ocsp_resp_get_single gives them.
+struct SingleResponse {
+    gnutls_digest_algorithm_t digest = GNUTLS_DIG_UNKNOWN;
+    OwnedDatum issuer_name_hash;
+    OwnedDatum issuer_key_hash;
+    OwnedDatum serial;
+    unsigned status = 0;
+    time_t this_update = -1;
+    time_t next_update = -1;
+    time_t revocation_time = -1;
+    unsigned revocation_reason = 0;
+};
+
+bool read_single(gnutls_ocsp_resp_t resp, unsigned index, SingleResponse& out) {
+    return gnutls_ocsp_resp_get_single(resp, index, &out.digest, out.issuer_name_hash.out(),
+                                       out.issuer_key_hash.out(), out.serial.out(), &out.status,
+                                       &out.this_update, &out.next_update, &out.revocation_time,
+                                       &out.revocation_reason) == GNUTLS_E_SUCCESS;
+}
+
+// The CertID GnuTLS computes for (issuer, leaf) with `digest`: the same hashes a
+// responder puts in its answer (RFC 6960 section 4.1.1).
+struct ExpectedCertId {
+    OwnedDatum issuer_name_hash;
+    OwnedDatum issuer_key_hash;
+    OwnedDatum serial;
+    bool valid = false;
+};
+
+ExpectedCertId expected_cert_id(gnutls_digest_algorithm_t digest, gnutls_x509_crt_t issuer, gnutls_x509_crt_t leaf) {
+    ExpectedCertId id;
+    gnutls_ocsp_req_t raw = nullptr;
+    if (gnutls_ocsp_req_init(&raw) < 0) return id;
+    OwnedOcspReq request(raw);
+    if (gnutls_ocsp_req_add_cert(raw, digest, issuer, leaf) < 0) return id;
+    gnutls_digest_algorithm_t ignored;
+    id.valid = gnutls_ocsp_req_get_cert_id(raw, 0, &ignored, id.issuer_name_hash.out(), id.issuer_key_hash.out(),
+                                           id.serial.out()) == GNUTLS_E_SUCCESS;
+    return id;
+}
+
+enum class Match { Yes, WrongCertificate, WrongIssuerKey };
+
+Match matches(const SingleResponse& single, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer) {
+    ExpectedCertId expected = expected_cert_id(single.digest, issuer, leaf);
+    if (!expected.valid) return Match::WrongCertificate;
+    if (!same(single.serial.get(), expected.serial.get()) ||
+        !same(single.issuer_name_hash.get(), expected.issuer_name_hash.get())) {
+        return Match::WrongCertificate;
+    }
+    if (!same(single.issuer_key_hash.get(), expected.issuer_key_hash.get())) return Match::WrongIssuerKey;
+    return Match::Yes;
+}
+
+std::string describe_verify_failure(unsigned verify) {
+    std::string text;
+    auto add = [&](unsigned bit, const char* what) {
+        if (verify & bit) text += text.empty() ? what : std::string(", ") + what;
+    };
+    add(GNUTLS_OCSP_VERIFY_SIGNER_NOT_FOUND, "the signer certificate is not in the response");
+    add(GNUTLS_OCSP_VERIFY_SIGNER_KEYUSAGE_ERROR, "the signer certificate lacks the OCSP signing purpose");
+    add(GNUTLS_OCSP_VERIFY_UNTRUSTED_SIGNER, "the signer certificate was not issued by the certificate's issuer");
+    add(GNUTLS_OCSP_VERIFY_INSECURE_ALGORITHM, "the signature uses an insecure algorithm");
+    add(GNUTLS_OCSP_VERIFY_SIGNATURE_FAILURE, "the signature does not verify");
+    add(GNUTLS_OCSP_VERIFY_CERT_NOT_ACTIVATED, "the signer certificate is not valid yet");
+    add(GNUTLS_OCSP_VERIFY_CERT_EXPIRED, "the signer certificate has expired");
+    return text.empty() ? "verification failed" : text;
+}
+
+}  // namespace
+
+std::string_view verdict_name(OcspVerdictCode code) {
+    switch (code) {
+        case OcspVerdictCode::Good: return "good";
+        case OcspVerdictCode::TooLarge: return "too-large";
+        case OcspVerdictCode::Empty: return "empty";
+        case OcspVerdictCode::Unparsable: return "unparsable";
+        case OcspVerdictCode::NotSuccessful: return "not-successful";
+        case OcspVerdictCode::NoSingleResponse: return "no-single-response";
+        case OcspVerdictCode::WrongCertificate: return "wrong-certificate";
+        case OcspVerdictCode::WrongIssuerKey: return "wrong-issuer-key";
+        case OcspVerdictCode::UntrustedSigner: return "untrusted-signer";
+        case OcspVerdictCode::BadSignature: return "bad-signature";
+        case OcspVerdictCode::Revoked: return "revoked";
+        case OcspVerdictCode::Unknown: return "unknown";
+        case OcspVerdictCode::NotYetValid: return "not-yet-valid";
+        case OcspVerdictCode::NoNextUpdate: return "no-next-update";
+        case OcspVerdictCode::Expired: return "expired";
+    }
+    return "invalid";
+}
+
+OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_x509_crt_t leaf,
+                                   gnutls_x509_crt_t issuer, TimePoint now) {
+    OcspVerdict verdict;
+    if (bytes.size() > kMaxOcspResponseSize) {
+        return reject(std::move(verdict), OcspVerdictCode::TooLarge,
+                      "the file has " + std::to_string(bytes.size()) + " bytes; at most " +
+                          std::to_string(kMaxOcspResponseSize) + " are accepted");
+    }
+    if (bytes.empty()) return reject(std::move(verdict), OcspVerdictCode::Empty, "the file is empty");
+
+    gnutls_ocsp_resp_t raw = nullptr;
+    if (int rc = gnutls_ocsp_resp_init(&raw); rc < 0) {
+        return reject(std::move(verdict), OcspVerdictCode::Unparsable, gnutls_strerror(rc));
+    }
+    OwnedOcspResp resp(raw);
+    gnutls_datum_t data{const_cast<unsigned char*>(bytes.data()), static_cast<unsigned>(bytes.size())};
+    const bool pem = looks_like_pem(bytes);
+    int rc = gnutls_ocsp_resp_import2(raw, &data, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+    if (rc < 0) {
+        return reject(std::move(verdict), OcspVerdictCode::Unparsable,
+                      std::string("not an OCSP response (") + (pem ? "PEM" : "DER") + "): " + gnutls_strerror(rc));
+    }
+    OwnedDatum der;
+    if (gnutls_ocsp_resp_export2(raw, der.out(), GNUTLS_X509_FMT_DER) < 0) {
+        return reject(std::move(verdict), OcspVerdictCode::Unparsable, "the response cannot be re-encoded as DER");
+    }
+    verdict.der.assign(der.data(), der.data() + der.size());
+
+    if (int status = gnutls_ocsp_resp_get_status(raw); status != GNUTLS_OCSP_RESP_SUCCESSFUL) {
+        return reject(std::move(verdict), OcspVerdictCode::NotSuccessful,
+                      "the responder answered with error status " + std::to_string(status));
+    }
+
+    // Clients (GnuTLS among them) look at the first SingleResponse only.
+    SingleResponse first;
+    if (!read_single(raw, 0, first)) {
+        return reject(std::move(verdict), OcspVerdictCode::NoSingleResponse, "the response holds no SingleResponse");
+    }
+    if (Match match = matches(first, leaf, issuer); match != Match::Yes) {
+        if (match == Match::WrongIssuerKey) {
+            return reject(std::move(verdict), OcspVerdictCode::WrongIssuerKey,
+                          "the response names the certificate's serial and issuer name but another issuer key");
+        }
+        std::string reason = "the response is for another certificate";
+        for (unsigned index = 1;; ++index) {
+            SingleResponse other;
+            if (!read_single(raw, index, other)) break;
+            if (matches(other, leaf, issuer) == Match::Yes) {
+                reason = "the certificate's status is SingleResponse #" + std::to_string(index) +
+                         "; only the first SingleResponse is used by clients";
+                break;
+            }
+        }
+        return reject(std::move(verdict), OcspVerdictCode::WrongCertificate, reason);
+    }
+
+    unsigned verify = 0;
+    rc = gnutls_ocsp_resp_verify_direct(raw, issuer, &verify, 0);
+    if (rc < 0 || verify != 0) {
+        const bool signer_problem = verify & (GNUTLS_OCSP_VERIFY_SIGNER_NOT_FOUND | GNUTLS_OCSP_VERIFY_SIGNER_KEYUSAGE_ERROR |
+                                              GNUTLS_OCSP_VERIFY_UNTRUSTED_SIGNER | GNUTLS_OCSP_VERIFY_CERT_NOT_ACTIVATED |
+                                              GNUTLS_OCSP_VERIFY_CERT_EXPIRED);
+        return reject(std::move(verdict), signer_problem ? OcspVerdictCode::UntrustedSigner : OcspVerdictCode::BadSignature,
+                      rc < 0 ? std::string("signature check failed: ") + gnutls_strerror(rc)
+                             : describe_verify_failure(verify));
+    }
+
+    verdict.this_update = from_time_t(first.this_update);
+    verdict.has_next_update = first.next_update != static_cast<time_t>(-1);
+    if (verdict.has_next_update) verdict.next_update = from_time_t(first.next_update);
+
+    if (first.status == GNUTLS_OCSP_CERT_REVOKED) {
+        return reject(std::move(verdict), OcspVerdictCode::Revoked,
+                      "the certificate is REVOKED (since " + format_utc(from_time_t(first.revocation_time)) + ")");
+    }
+    if (first.status != GNUTLS_OCSP_CERT_GOOD) {
+        return reject(std::move(verdict), OcspVerdictCode::Unknown, "the responder does not know the certificate");
+    }
+    if (verdict.this_update > now + kMaxOcspClockSkew) {
+        return reject(std::move(verdict), OcspVerdictCode::NotYetValid,
+                      "thisUpdate " + format_utc(verdict.this_update) + " is in the future");
+    }
+    if (!verdict.has_next_update) {
+        return reject(std::move(verdict), OcspVerdictCode::NoNextUpdate,
+                      "the response has no nextUpdate, so nobody can tell when it goes stale");
+    }
+    if (verdict.next_update <= now) {
+        return reject(std::move(verdict), OcspVerdictCode::Expired,
+                      "nextUpdate " + format_utc(verdict.next_update) + " has passed");
+    }
+    if (first.digest != GNUTLS_DIG_SHA1) {
+        verdict.warnings.push_back(std::string("the CertID uses ") + gnutls_digest_get_name(first.digest) +
+                                   "; some clients only match SHA-1 CertIDs");
+    }
+    verdict.code = OcspVerdictCode::Good;
+    return verdict;
+}
+
+}  // namespace gtls
