@@ -1,0 +1,145 @@
+// validate_ocsp_response over the generated corpus: each case asserts the exact
+// verdict and that the reason names the problem.
+#include "core/ocsp_response.h"
+#include "ocsp_fixtures.h"
+
+#include <gtest/gtest.h>
+
+namespace gtls {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::fixture_bytes;
+using testing::fixture_certificate;
+
+class OcspResponseTest : public ::testing::Test {
+protected:
+    OcspVerdict check(const std::string& file, const char* leaf = "leaf-ecdsa", TimePoint now = {}) {
+        auto bytes = fixture_bytes(file);
+        auto certificate = fixture_certificate(leaf);
+        auto issuer = fixture_certificate("intermediate");
+        return validate_ocsp_response(bytes, certificate.get(), issuer.get(),
+                                      now == TimePoint{} ? std::chrono::system_clock::now() : now);
+    }
+};
+
+TEST_F(OcspResponseTest, GoodIssuerSignedResponses) {
+    auto ecdsa = check("good-ecdsa.der");
+    EXPECT_EQ(ecdsa.code, OcspVerdictCode::Good) << ecdsa.reason;
+    EXPECT_EQ(ecdsa.der, fixture_bytes("good-ecdsa.der"));
+    EXPECT_TRUE(ecdsa.has_next_update);
+    EXPECT_GT(ecdsa.next_update, ecdsa.this_update);
+    EXPECT_TRUE(ecdsa.warnings.empty());
+    EXPECT_EQ(check("good-no-certs.der").code, OcspVerdictCode::Good);
+    auto rsa = check("good-rsa.der", "leaf-rsa");
+    EXPECT_EQ(rsa.code, OcspVerdictCode::Good) << rsa.reason;
+}
+
+TEST_F(OcspResponseTest, PemIsConvertedToDer) {
+    auto verdict = check("good-ecdsa.pem");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Good) << verdict.reason;
+    EXPECT_EQ(verdict.der, fixture_bytes("good-ecdsa.der"));
+}
+
+TEST_F(OcspResponseTest, DelegatedResponderWithOcspSigning) {
+    auto verdict = check("delegated.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Good) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, DelegatedResponderWithoutOcspSigningIsRejected) {
+    auto verdict = check("delegated-no-eku.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::UntrustedSigner);
+    EXPECT_NE(verdict.reason.find("OCSP signing"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, ResponderFromAnotherCaIsRejected) {
+    auto verdict = check("foreign-signer.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::UntrustedSigner) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, RevokedAndUnknown) {
+    auto revoked = check("revoked.der");
+    EXPECT_EQ(revoked.code, OcspVerdictCode::Revoked);
+    EXPECT_NE(revoked.reason.find("REVOKED"), std::string::npos) << revoked.reason;
+    auto unknown = check("unknown.der");
+    EXPECT_EQ(unknown.code, OcspVerdictCode::Unknown);
+    EXPECT_NE(unknown.reason.find("does not know"), std::string::npos) << unknown.reason;
+}
+
+TEST_F(OcspResponseTest, ExpiredWhenNextUpdateHasPassed) {
+    auto good = check("good-ecdsa.der");
+    auto verdict = check("good-ecdsa.der", "leaf-ecdsa", good.next_update + 1s);
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Expired);
+    EXPECT_NE(verdict.reason.find("nextUpdate"), std::string::npos) << verdict.reason;
+    // One second before nextUpdate it is still good.
+    EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.next_update - 1s).code, OcspVerdictCode::Good);
+}
+
+TEST_F(OcspResponseTest, ThisUpdateInTheFutureBeyondSkew) {
+    auto good = check("good-ecdsa.der");
+    auto verdict = check("good-ecdsa.der", "leaf-ecdsa", good.this_update - 6min);
+    EXPECT_EQ(verdict.code, OcspVerdictCode::NotYetValid);
+    EXPECT_NE(verdict.reason.find("thisUpdate"), std::string::npos) << verdict.reason;
+    EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.this_update - 4min).code, OcspVerdictCode::Good);
+}
+
+TEST_F(OcspResponseTest, MissingNextUpdate) {
+    auto verdict = check("no-next-update.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::NoNextUpdate);
+    EXPECT_NE(verdict.reason.find("nextUpdate"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, ResponseForAnotherCertificate) {
+    auto verdict = check("other-certificate.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::WrongCertificate);
+    EXPECT_NE(verdict.reason.find("another certificate"), std::string::npos) << verdict.reason;
+    // The RSA leaf's response does not fit the ECDSA leaf either.
+    EXPECT_EQ(check("good-rsa.der").code, OcspVerdictCode::WrongCertificate);
+}
+
+TEST_F(OcspResponseTest, SameIssuerNameOtherIssuerKey) {
+    auto verdict = check("wrong-issuer-key.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::WrongIssuerKey);
+    EXPECT_NE(verdict.reason.find("issuer key"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, BrokenSignature) {
+    auto verdict = check("bad-signature.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::BadSignature);
+    EXPECT_NE(verdict.reason.find("signature"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, TruncatedEmptyAndOversized) {
+    auto truncated = check("truncated.der");
+    EXPECT_EQ(truncated.code, OcspVerdictCode::Unparsable);
+    EXPECT_NE(truncated.reason.find("not an OCSP response"), std::string::npos) << truncated.reason;
+    auto empty = check("empty.der");
+    EXPECT_EQ(empty.code, OcspVerdictCode::Empty);
+    auto oversized = check("oversized.der");
+    EXPECT_EQ(oversized.code, OcspVerdictCode::TooLarge);
+    EXPECT_NE(oversized.reason.find("65536"), std::string::npos) << oversized.reason;
+}
+
+TEST_F(OcspResponseTest, MultiResponseUsesTheFirstSingleResponse) {
+    EXPECT_EQ(check("multi-first-leaf.der").code, OcspVerdictCode::Good);
+    auto verdict = check("multi-first-other.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::WrongCertificate);
+    EXPECT_NE(verdict.reason.find("SingleResponse #1"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, Sha256CertIdIsAcceptedWithAWarning) {
+    auto verdict = check("sha256-certid.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Good) << verdict.reason;
+    ASSERT_EQ(verdict.warnings.size(), 1u);
+    EXPECT_NE(verdict.warnings[0].find("SHA256"), std::string::npos) << verdict.warnings[0];
+}
+
+TEST(OcspVerdictNames, AreStable) {
+    EXPECT_EQ(verdict_name(OcspVerdictCode::Good), "good");
+    EXPECT_EQ(verdict_name(OcspVerdictCode::Revoked), "revoked");
+    EXPECT_EQ(verdict_name(OcspVerdictCode::WrongIssuerKey), "wrong-issuer-key");
+    EXPECT_EQ(verdict_name(OcspVerdictCode::NoNextUpdate), "no-next-update");
+}
+
+}  // namespace
+}  // namespace gtls
