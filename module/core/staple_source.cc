@@ -50,12 +50,13 @@ bool read_capped(int fd, std::vector<unsigned char>& out, int& error) {
 }  // namespace
 
 StapleSource::StapleSource(std::string id, std::string path, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
-                           std::chrono::seconds check_interval, const Clock& clock, LogSink log)
+                           std::chrono::seconds check_interval, bool must_staple, const Clock& clock, LogSink log)
     : id_(std::move(id)),
       path_(std::move(path)),
       leaf_(copy_certificate(leaf)),
       issuer_(copy_certificate(issuer)),
       check_interval_(check_interval),
+      problem_level_(must_staple ? LogLevel::Error : LogLevel::Warning),
       clock_(clock),
       log_(std::move(log)) {}
 
@@ -97,7 +98,7 @@ void StapleSource::note_expiry(TimePoint now) {
     std::shared_ptr<const Staple> staple = current_.load();
     if (!staple || now < staple->next_update || expiry_reported_for_ == staple.get()) return;
     expiry_reported_for_ = staple.get();
-    log_(LogLevel::Warning, "GTLS0305: " + id_ + ": the OCSP response from " + path_ + " reached its nextUpdate " +
+    log_(problem_level_, "GTLS0305: " + id_ + ": the OCSP response from " + path_ + " reached its nextUpdate " +
                                 format_utc(staple->next_update) + "; no longer stapled until the file is renewed");
 }
 
@@ -117,7 +118,7 @@ void StapleSource::check_file(bool force) {
             why += " (response files are re-read by httpd's worker processes, as httpd's User: make the file "
                    "and its directories readable by that user)";
         }
-        report_problem(LogLevel::Warning, "open:" + std::to_string(error),
+        report_problem(problem_level_, "open:" + std::to_string(error),
                        "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
         note_expiry(now);
         return;
@@ -134,11 +135,11 @@ void StapleSource::check_file(bool force) {
     std::vector<unsigned char> bytes;
     int read_error = 0;
     if (!S_ISREG(info.st_mode)) {
-        report_problem(LogLevel::Warning, "not-regular", "GTLS0303: " + id_ + ": " + path_ + " is not a regular file" + keeping);
+        report_problem(problem_level_, "not-regular", "GTLS0303: " + id_ + ": " + path_ + " is not a regular file" + keeping);
         return;
     }
     if (!read_capped(file.fd, bytes, read_error)) {
-        report_problem(LogLevel::Warning, "read:" + std::to_string(read_error),
+        report_problem(problem_level_, "read:" + std::to_string(read_error),
                        "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " +
                            std::strerror(read_error) + keeping);
         return;
@@ -153,7 +154,7 @@ void StapleSource::check_file(bool force) {
         std::string key = std::to_string(identity.inode) + ":" + std::to_string(identity.size) + ":" +
                           std::to_string(identity.mtime_ns) + ":" + std::to_string(identity.ctime_ns) + ":" +
                           std::string(verdict_name(verdict.code));
-        LogLevel level = verdict.code == OcspVerdictCode::Revoked ? LogLevel::Error : LogLevel::Warning;
+        LogLevel level = verdict.code == OcspVerdictCode::Revoked ? LogLevel::Error : problem_level_;
         report_problem(level, key,
                        "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (" +
                            std::string(verdict_name(verdict.code)) + "): " + verdict.reason + keeping);

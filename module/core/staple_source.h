@@ -41,10 +41,12 @@ struct StapleStatus {
 class StapleSource {
 public:
     // `id` is "ServerName:port#index" for log lines; leaf and issuer are copied.
-    // `check_interval` 0 means "whenever refresh_due is asked". Nothing is read
-    // until load_initial() or refresh().
+    // `check_interval` 0 means "whenever refresh_due is asked". Problems are
+    // logged as errors when the leaf is must-staple (clients will refuse the
+    // certificate without a staple), else as warnings (revoked: always error).
+    // Nothing is read until load_initial() or refresh().
     StapleSource(std::string id, std::string path, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
-                 std::chrono::seconds check_interval, const Clock& clock, LogSink log);
+                 std::chrono::seconds check_interval, bool must_staple, const Clock& clock, LogSink log);
     StapleSource(const StapleSource&) = delete;
     StapleSource& operator=(const StapleSource&) = delete;
 
@@ -88,6 +90,7 @@ private:
     OwnedCrt leaf_;
     OwnedCrt issuer_;
     const std::chrono::seconds check_interval_;
+    const LogLevel problem_level_;
     const Clock& clock_;
     LogSink log_;
 

@@ -36,15 +36,15 @@ int gtls_status_hook(request_rec* r, int flags) {
                 any = true;
                 StapleStatus status = source->status();
                 if (short_form) {
-                    ap_rprintf(r, "GTLSStaple: %s serving=%s served=%llu this_update=%s next_update=%s file=%s problem=%s\n",
-                               status.id.c_str(), status.serving ? "yes" : "no", status.served,
+                    ap_rprintf(r, "GTLSStaple: %s serving=%s served=%" APR_UINT64_T_FMT " this_update=%s next_update=%s file=%s problem=%s\n",
+                               status.id.c_str(), status.serving ? "yes" : "no", static_cast<apr_uint64_t>(status.served),
                                time_or_dash(status.staple, false).c_str(), time_or_dash(status.staple, true).c_str(),
                                status.path.c_str(), status.last_problem.empty() ? "-" : ap_escape_logitem(r->pool, status.last_problem.c_str()));
                 } else {
-                    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%llu</td><td>%s</td></tr>\n",
+                    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>\n",
                                ap_escape_html(r->pool, status.id.c_str()), ap_escape_html(r->pool, status.path.c_str()),
                                status.serving ? "yes" : "no", time_or_dash(status.staple, false).c_str(),
-                               time_or_dash(status.staple, true).c_str(), status.served,
+                               time_or_dash(status.staple, true).c_str(), static_cast<apr_uint64_t>(status.served),
                                ap_escape_html(r->pool, status.last_problem.c_str()));
                 }
             }

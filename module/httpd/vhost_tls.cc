@@ -136,7 +136,8 @@ void VhostTls::bind_staples(const ServerConfig& config) {
                          certificate_id.c_str(), files->size() - 1);
         }
         staples_[index] = std::make_unique<StapleSource>(certificate_id, files->front(), chain.leaf(), chain.issuer(),
-                                                         interval, staple_clock(), log_sink_for(server_));
+                                                         interval, chain.must_staple(), staple_clock(),
+                                                         log_sink_for(server_));
         int rc = gnutls_certificate_set_ocsp_status_request_function2(
             credentials_.get(), static_cast<unsigned>(index), staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));

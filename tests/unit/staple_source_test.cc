@@ -31,7 +31,7 @@ protected:
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
     std::unique_ptr<StapleSource> make(std::chrono::seconds interval = 1s) {
-        return std::make_unique<StapleSource>("a.test:443#0", path_, leaf_.get(), issuer_.get(), interval, clock_,
+        return std::make_unique<StapleSource>("a.test:443#0", path_, leaf_.get(), issuer_.get(), interval, false, clock_,
                                               [this](LogLevel level, const std::string& message) {
                                                   logs_.emplace_back(level, message);
                                               });

@@ -46,13 +46,13 @@ class Pki:
                       'cn = "mod_gtls test intermediate"', "ca", "cert_signing_key", "crl_signing_key",
                       "expiration_days = 3650"]))
 
-    def leaf(self, name: str, key_type: str, tag: str = "", alt_names=()) -> Leaf:
+    def leaf(self, name: str, key_type: str, tag: str = "", alt_names=(), must_staple=False) -> Leaf:
         """The leaf for (name, key_type, tag), made on first use. `tag` makes a
         second, different certificate for the same name."""
-        key = (name, key_type, tag)
+        key = (name, key_type, tag, must_staple)
         if key in self._leaves:
             return self._leaves[key]
-        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}"
+        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}{'-must-staple' if must_staple else ''}"
         key_path = Path(f"{base}.key")
         cert = Path(f"{base}.pem")
         chain = Path(f"{base}.chain.pem")
@@ -61,7 +61,8 @@ class Pki:
         else:
             _certtool("--generate-privkey", "--key-type", "ecdsa", "--curve", "secp256r1", "--outfile", str(key_path))
         lines = [f'cn = "{name}"', f'dns_name = "{name}"'] + [f'dns_name = "{n}"' for n in alt_names] + [
-            "tls_www_server", "signing_key", "encryption_key", "expiration_days = 365"]
+            "tls_www_server", "signing_key", "encryption_key", "expiration_days = 365"] + (
+            ["tls_feature = 5"] if must_staple else [])
         _certtool("--generate-certificate", "--load-privkey", str(key_path),
                   "--load-ca-certificate", str(self.intermediate), "--load-ca-privkey", str(self.intermediate_key),
                   "--outfile", str(cert), "--template", _template(Path(f"{base}.tmpl"), lines))
