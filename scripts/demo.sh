@@ -64,7 +64,12 @@ mod_gtls demo is running on https://localhost:$port/ (ServerRoot $demo)
   curl --cacert $demo/pki/ca.pem https://localhost:$port/
   curl --http2 --cacert $demo/pki/ca.pem -sv https://localhost:$port/ -o /dev/null
   gnutls-cli --x509cafile $demo/pki/ca.pem --port $port localhost
-  openssl s_client -connect 127.0.0.1:$port -servername localhost -sigalgs ECDSA+SHA256 </dev/null
+  openssl s_client -connect 127.0.0.1:$port -servername localhost -status -sigalgs ECDSA+SHA256 </dev/null
+  openssl s_client -connect 127.0.0.1:$port -servername localhost -status -sigalgs rsa_pss_rsae_sha256 </dev/null
+  curl --cert-status --cacert $demo/pki/ca.pem https://localhost:$port/
+  curl --cacert $demo/pki/ca.pem 'https://localhost:$port/server-status?auto' | grep GTLSStaple
+Each certificate's OCSP response: $demo/pki/localhost-{rsa,ecdsa}.ocsp.der
+(re-run scripts/make-demo-pki.sh's openssl ocsp step and rename over them: served within 2 s, no reload)
 Error log: $demo/logs/error.log
 Stop it:   $root/scripts/demo.sh stop
 TXT

@@ -44,3 +44,20 @@ for type in rsa ecdsa; do
   cat "$name-$type.pem" intermediate.pem > "$name-$type.chain.pem"
 done
 rm -f ./*.tmpl
+
+# OCSP responses for both leaves, signed by the intermediate (as its responder
+# would), valid for 7 days; written to a temp file and renamed, as a cron job
+# refreshing them should.
+: > index.txt
+echo "unique_subject = no" > index.txt.attr
+for type in rsa ecdsa; do
+  serial=$(openssl x509 -in "$name-$type.pem" -noout -serial | cut -d= -f2)
+  subject=$(openssl x509 -in "$name-$type.pem" -noout -subject -nameopt compat | sed 's/^subject=//')
+  printf 'V\t301231235959Z\t\t%s\tunknown\t%s\n' "$serial" "$subject" >> index.txt
+done
+for type in rsa ecdsa; do
+  quiet openssl ocsp -index index.txt -rsigner intermediate.pem -rkey intermediate.key -CA intermediate.pem \
+    -issuer intermediate.pem -cert "$name-$type.pem" -ndays 7 -respout "$name-$type.ocsp.der.tmp"
+  mv "$name-$type.ocsp.der.tmp" "$name-$type.ocsp.der"
+done
+rm -f index.txt index.txt.attr index.txt.old index.txt.attr.old
