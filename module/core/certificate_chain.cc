@@ -79,18 +79,12 @@ bool has_must_staple(gnutls_x509_crt_t crt) {
     return found;
 }
 
-std::vector<unsigned char> key_id_of_certificate(gnutls_x509_crt_t crt) {
+// SHA-256 key id of a certificate's or a private key's public key.
+template <typename Handle, typename Getter>
+std::vector<unsigned char> key_id(Handle handle, Getter getter) {
     std::vector<unsigned char> id(64);
     size_t size = id.size();
-    if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, id.data(), &size) < 0) return {};
-    id.resize(size);
-    return id;
-}
-
-std::vector<unsigned char> key_id_of_key(gnutls_x509_privkey_t key) {
-    std::vector<unsigned char> id(64);
-    size_t size = id.size();
-    if (gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, id.data(), &size) < 0) return {};
+    if (getter(handle, GNUTLS_KEYID_USE_SHA256, id.data(), &size) < 0) return {};
     id.resize(size);
     return id;
 }
@@ -103,8 +97,8 @@ CertificateChain CertificateChain::load(const std::string& chain_path, const std
     chain.key_path_ = key_path;
     chain.certificates_ = import_chain(chain_path);
     chain.key_ = import_key(key_path);
-    auto certificate_id = key_id_of_certificate(chain.leaf());
-    if (certificate_id.empty() || certificate_id != key_id_of_key(chain.key())) {
+    auto certificate_id = key_id(chain.leaf(), gnutls_x509_crt_get_key_id);
+    if (certificate_id.empty() || certificate_id != key_id(chain.key(), gnutls_x509_privkey_get_key_id)) {
         fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);
     }
     chain.must_staple_ = has_must_staple(chain.leaf());

@@ -33,11 +33,24 @@ const char* handle(cmd_parms* cmd, Body&& body) noexcept {
     }
 }
 
-const char* set_enable(cmd_parms* cmd, void*, const char* arg) {
+// An On|Off directive stored in `Field`.
+template <std::optional<bool> ServerConfig::*Field>
+const char* set_on_off(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         auto value = parse_on_off(arg);
         if (!value) return directive_error(cmd, value.error);
-        config.enabled = *value.value;
+        config.*Field = *value.value;
+        return nullptr;
+    });
+}
+
+// A number of seconds in [Min, Max] stored in `Field`.
+template <std::optional<long> ServerConfig::*Field, long Min, long Max>
+const char* set_seconds(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_seconds(arg, Min, Max);
+        if (!value) return directive_error(cmd, value.error);
+        config.*Field = *value.value;
         return nullptr;
     });
 }
@@ -60,15 +73,6 @@ const char* set_priorities(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
         config.priorities = arg;
-        return nullptr;
-    });
-}
-
-const char* set_session_tickets(cmd_parms* cmd, void*, const char* arg) {
-    return handle(cmd, [&](ServerConfig& config) -> const char* {
-        auto value = parse_on_off(arg);
-        if (!value) return directive_error(cmd, value.error);
-        config.session_tickets = *value.value;
         return nullptr;
     });
 }
@@ -99,24 +103,6 @@ const char* set_cache(cmd_parms* cmd, void*, const char* type, const char* legac
     });
 }
 
-const char* set_cache_timeout(cmd_parms* cmd, void*, const char* arg) {
-    return handle(cmd, [&](ServerConfig& config) -> const char* {
-        auto value = parse_seconds(arg, 0, 604800);
-        if (!value) return directive_error(cmd, value.error);
-        config.cache_timeout = *value.value;
-        return nullptr;
-    });
-}
-
-const char* set_ocsp_stapling(cmd_parms* cmd, void*, const char* arg) {
-    return handle(cmd, [&](ServerConfig& config) -> const char* {
-        auto value = parse_on_off(arg);
-        if (!value) return directive_error(cmd, value.error);
-        config.ocsp_stapling = *value.value;
-        return nullptr;
-    });
-}
-
 const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const argv[]) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         // httpd's argument splitter stops at an empty word, so `""` arrives as no
@@ -126,15 +112,6 @@ const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const
             files.emplace_back(argv[i][0] == '\0' ? "" : ap_server_root_relative(cmd->pool, argv[i]));
         }
         config.ocsp_response_files.push_back(std::move(files));
-        return nullptr;
-    });
-}
-
-const char* set_ocsp_check_interval(cmd_parms* cmd, void*, const char* arg) {
-    return handle(cmd, [&](ServerConfig& config) -> const char* {
-        auto value = parse_seconds(arg, 0, 86400);
-        if (!value) return directive_error(cmd, value.error);
-        config.ocsp_check_interval = *value.value;
         return nullptr;
     });
 }
@@ -203,22 +180,22 @@ command_rec take12(const char* name, Take2 handler, int context, const char* hel
 }  // namespace
 
 const command_rec kDirectives[] = {
-    take1("GnuTLSEnable", set_enable, RSRC_CONF, "On|Off: serve TLS on this server's addresses"),
+    take1("GnuTLSEnable", set_on_off<&ServerConfig::enabled>, RSRC_CONF, "On|Off: serve TLS on this server's addresses"),
     take1("GnuTLSCertificateFile", add_certificate_file, RSRC_CONF,
           "PEM file with a certificate chain, leaf first (repeatable; pairs with the GnuTLSKeyFile of the same position)"),
     take1("GnuTLSKeyFile", add_key_file, RSRC_CONF,
           "Private key file (PEM or DER) of the certificate chain at the same position (repeatable)"),
     take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
-    take1("GnuTLSSessionTickets", set_session_tickets, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
+    take1("GnuTLSSessionTickets", set_on_off<&ServerConfig::session_tickets>, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
     take12("GnuTLSCache", set_cache, RSRC_CONF,
            "Session cache: 'none' or an socache provider with argument, e.g. 'shmcb:/run/gtls_cache(512000)'"),
-    take1("GnuTLSCacheTimeout", set_cache_timeout, RSRC_CONF,
+    take1("GnuTLSCacheTimeout", set_seconds<&ServerConfig::cache_timeout, 0, 604800>, RSRC_CONF,
           "Lifetime of resumable sessions and tickets, in seconds (default 300)"),
-    take1("GnuTLSOCSPStapling", set_ocsp_stapling, RSRC_CONF,
+    take1("GnuTLSOCSPStapling", set_on_off<&ServerConfig::ocsp_stapling>, RSRC_CONF,
           "On|Off: staple OCSP responses (default On where a response file is configured)"),
     take_argv("GnuTLSOCSPResponseFile", add_ocsp_response_files, RSRC_CONF,
               "OCSP response file(s) of the certificate at the same position: leaf first; \"\" for none (repeatable)"),
-    take1("GnuTLSOCSPCheckInterval", set_ocsp_check_interval, RSRC_CONF,
+    take1("GnuTLSOCSPCheckInterval", set_seconds<&ServerConfig::ocsp_check_interval, 0, 86400>, RSRC_CONF,
           "Seconds between checks of a response file for changes (default 1; 0 = whenever a staple is needed)"),
     // mod_gnutls's other names for the certificate and key directives.
     take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),

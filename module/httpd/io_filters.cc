@@ -268,7 +268,8 @@ apr_status_t TlsConnection::send_plaintext(const char* data, apr_size_t length) 
 apr_status_t TlsConnection::close_notify() {
     if (closed_ || !handshake_done_ || failed_) return APR_SUCCESS;
     closed_ = true;
-    gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+    int rc = gnutls_bye(session_.get(), GNUTLS_SHUT_WR);
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, c_, "GTLS0212: close_notify sent: %s", gnutls_strerror(rc));
     return APR_SUCCESS;
 }
 
@@ -298,7 +299,12 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
         if (APR_BUCKET_IS_METADATA(b)) {
             if ((rv = send_coalesced()) != APR_SUCCESS) break;
             const bool end_of_connection = AP_BUCKET_IS_EOC(b);
-            if (end_of_connection) close_notify();
+            if (end_of_connection) {
+                // httpd flushed before the EOC and shuts the socket down right
+                // after it: the close_notify needs a flush of its own.
+                close_notify();
+                if ((rv = pass_ciphertext(true)) != APR_SUCCESS) break;
+            }
             APR_BUCKET_REMOVE(b);
             APR_BRIGADE_INSERT_TAIL(ciphertext_out_, b);
             if (end_of_connection || APR_BUCKET_IS_FLUSH(b)) {

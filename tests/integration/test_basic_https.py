@@ -82,3 +82,13 @@ def test_main_server_tls_without_virtualhost(httpd_factory, pki, port):
     status, _, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port)
     assert status == 200, err
     assert body == b"default\n"
+
+
+def test_server_ends_every_connection_with_close_notify(dual_cert_server, pki, port):
+    # gnutls-cli exits non-zero ("non-properly terminated") when the server
+    # closes without a close_notify; a race here once failed half the runs.
+    request = b"GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    for priority in ("NORMAL:-VERS-ALL:+VERS-TLS1.2", "NORMAL:-VERS-ALL:+VERS-TLS1.3"):
+        for _ in range(15):
+            code, out = gnutls_cli(port, "a.test", pki.ca, priority=priority, input_bytes=request)
+            assert code == 0 and "hello over tls" in out, out

@@ -138,6 +138,9 @@ TEST_F(StapleSourceTest, FileRemovalKeepsTheStapleWithAWarning) {
 
 TEST_F(StapleSourceTest, StapleStopsAtNextUpdateWithoutFileChange) {
     install("short-lived.der");  // nextUpdate = thisUpdate + 2 minutes
+    // The corpus may be older than that: start the clock at the response's thisUpdate.
+    auto bytes = fixture_bytes("short-lived.der");
+    clock_.set(validate_ocsp_response(bytes, leaf_.get(), issuer_.get(), clock_.now()).this_update + 1s);
     auto source = make();
     source->load_initial();
     EXPECT_FALSE(served(*source).empty());
