@@ -48,6 +48,7 @@ class Httpd:
         for sub in ("logs", "htdocs", "cgi-bin", "conf"):
             (self.root / sub).mkdir()
             os.chmod(self.root / sub, 0o755)
+        os.chmod(self.root / "logs", 0o1777)  # sanitizer logs are written by httpd's User
         self.mpm = mpm
         self.log_level = log_level
         self.timeout = timeout
@@ -109,9 +110,17 @@ class Httpd:
         return f"/cgi-bin/{name}"
 
     # --- lifecycle -----------------------------------------------------
-    def _ctl(self, *args, check=True):
+    def _ctl(self, *args):
+        env = dict(os.environ)
+        preload = os.environ.get("GTLS_SANITIZER_PRELOAD")
+        if preload:
+            # A sanitizer build of the module needs its runtime loaded first; reports
+            # go to logs/sanitizer.* (writable by httpd's User) and fail the test.
+            env["LD_PRELOAD"] = preload
+            env["ASAN_OPTIONS"] = f"detect_leaks=0:log_path={self.root}/logs/sanitizer"
+            env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.root}/logs/sanitizer"
         return subprocess.run([HTTPD, "-d", str(self.root), "-f", str(self.conf_path), *args],
-                              capture_output=True, text=True, timeout=60, check=False)
+                              capture_output=True, text=True, timeout=120, check=False, env=env)
 
     def configtest(self):
         """(exit code, combined output) of `httpd -t` on the current config."""
@@ -178,8 +187,11 @@ class Httpd:
         """Declares an error-level log line the test expects."""
         self.allowed_errors.append(re.compile(pattern))
 
+    def sanitizer_reports(self):
+        return [p.read_text(errors="replace") for p in (self.root / "logs").glob("sanitizer*")]
+
     def unexpected_errors(self):
-        bad = []
+        bad = self.sanitizer_reports()
         for line in self.read_error_log().splitlines():
             if SERIOUS_LEVELS.search(line) and not any(p.search(line) for p in self.allowed_errors):
                 bad.append(line)
