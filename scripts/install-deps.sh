@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   apache2 apache2-dev libapr1-dev libaprutil1-dev
   libgnutls28-dev gnutls-bin openssl
-  googletest libgtest-dev
+  googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
   curl faketime
 )

@@ -1,0 +1,363 @@
+#!/usr/bin/python3
+"""mod_gtls vs mod_ssl vs the GnuTLS floor, in one run, interleaved and repeated.
+
+Judged by server CPU time (utime+stime of the whole httpd process tree, from
+/proc, including reaped children) per unit of work; wall-clock figures are
+reported too. Writes a Markdown table (bench/RESULTS.md by default) and a PNG
+chart of the ratios. Not a test: nothing here asserts a timing.
+
+    bench/run.py                 full run (>= 5 rounds)
+    bench/run.py --smoke         a few hundred handshakes, to see it still works
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTPD = "/usr/sbin/apache2"
+MODULES = "/usr/lib/apache2/modules"
+TICKS = os.sysconf("SC_CLK_TCK")
+# X25519 does the key exchange; secp256r1 is listed too because OpenSSL serves an
+# ECDSA P-256 certificate under TLS 1.2 only to clients that list its curve.
+CLIENT_TLS13 = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
+CLIENT_TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
+ECDSA_ONLY = ":-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SHA256"
+RSA_ONLY = ":-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def tree_cpu_seconds(pid):
+    """utime+stime of `pid` and its live children, plus what reaped children used."""
+    def stat(p):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields  # fields[11]=utime, [12]=stime, [13]=cutime, [14]=cstime (0-based after the name)
+    total = 0
+    parent = stat(pid)
+    total += sum(int(parent[i]) for i in (11, 12, 13, 14))
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for child in children:
+        try:
+            fields = stat(child)
+            total += sum(int(fields[i]) for i in (11, 12))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # exited between listing and reading; its time moves to cutime
+    return total / TICKS
+
+
+class Server:
+    """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
+
+    def __init__(self, kind, workdir, pki, ports, ocsp_port=None):
+        self.kind, self.dir, self.ports = kind, Path(workdir) / kind, ports
+        (self.dir / "logs").mkdir(parents=True)
+        (self.dir / "htdocs").mkdir()
+        os.chmod(self.dir / "logs", 0o1777)
+        (self.dir / "htdocs" / "small.txt").write_text("hello\n")
+        self.conf = self.dir / "httpd.conf"
+        lines = [f'ServerRoot "{self.dir}"', f"LoadModule mpm_event_module {MODULES}/mod_mpm_event.so",
+                 f"LoadModule authz_core_module {MODULES}/mod_authz_core.so",
+                 f"LoadModule mime_module {MODULES}/mod_mime.so",
+                 f"LoadModule socache_shmcb_module {MODULES}/mod_socache_shmcb.so",
+                 "ServerName localhost", f'PidFile "{self.dir}/logs/httpd.pid"', f'ErrorLog "{self.dir}/logs/error.log"',
+                 "LogLevel warn", f"Mutex file:{self.dir}/logs", "TypesConfig /etc/mime.types",
+                 f'DocumentRoot "{pki.parent}/htdocs"', "KeepAlive On", "MaxKeepAliveRequests 0",
+                 "StartServers 2", "ServerLimit 2", "ThreadsPerChild 25", "MaxRequestWorkers 50",
+                 "MinSpareThreads 1", "MaxSpareThreads 50", "MaxConnectionsPerChild 0"]
+        if os.geteuid() == 0:
+            lines += ["User www-data", "Group www-data"]
+        staple_on, staple_off = ports
+        chains = [("rsa", "localhost-rsa"), ("ecdsa", "localhost-ecdsa")]
+        if kind == "gtls":
+            lines += [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so",
+                      f"GnuTLSCache shmcb:{self.dir}/logs/cache(512000)"]
+            for port, staple in ((staple_on, True), (staple_off, False)):
+                lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost",
+                          "  GnuTLSEnable On"]
+                for _, base in chains:
+                    lines += [f'  GnuTLSCertificateFile "{pki}/{base}.chain.pem"', f'  GnuTLSKeyFile "{pki}/{base}.key"']
+                if staple:
+                    lines += [f'  GnuTLSOCSPResponseFile "{pki}/{base}.ocsp.der"' for _, base in chains]
+                lines.append("</VirtualHost>")
+        else:
+            lines += [f"LoadModule ssl_module {MODULES}/mod_ssl.so",
+                      f"SSLSessionCache shmcb:{self.dir}/logs/cache(512000)",
+                      f"SSLStaplingCache shmcb:{self.dir}/logs/stapling(512000)",
+                      "SSLProtocol -all +TLSv1.2 +TLSv1.3"]
+            for port, staple in ((staple_on, True), (staple_off, False)):
+                lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost",
+                          "  SSLEngine on"]
+                for _, base in chains:
+                    lines += [f'  SSLCertificateFile "{pki}/{base}.chain.pem"', f'  SSLCertificateKeyFile "{pki}/{base}.key"']
+                if staple:
+                    lines += ["  SSLUseStapling on", f"  SSLStaplingForceURL http://127.0.0.1:{ocsp_port}/",
+                              "  SSLStaplingReturnResponderErrors off"]
+                lines.append("</VirtualHost>")
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self):
+        subprocess.run([HTTPD, "-d", str(self.dir), "-f", str(self.conf), "-k", "start"], check=True)
+        for port in self.ports:
+            wait_port(port)
+        pid_file = self.dir / "logs" / "httpd.pid"
+        for _ in range(100):
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            time.sleep(0.05)
+        self.pid = int(pid_file.read_text())
+
+    def stop(self):
+        if not hasattr(self, "pid"):
+            pid_file = self.dir / "logs" / "httpd.pid"
+            if not pid_file.exists():
+                return
+            self.pid = int(pid_file.read_text())
+        subprocess.run([HTTPD, "-d", str(self.dir), "-f", str(self.conf), "-k", "stop"], check=False)
+        for _ in range(100):
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(self.pid, signal.SIGKILL)
+
+    def cpu(self):
+        return tree_cpu_seconds(self.pid)
+
+
+def start_ocsp_responder(pki, port):
+    """mod_ssl cannot staple from files: it asks a responder. This one, on
+    127.0.0.1, answers each request with the pre-signed response of the
+    certificate whose serial number the request carries."""
+    import http.server
+    import threading
+
+    responses = {}
+    for base in ("localhost-rsa", "localhost-ecdsa"):
+        serial = subprocess.run(["openssl", "x509", "-in", str(pki / f"{base}.pem"), "-noout", "-serial"],
+                                capture_output=True, text=True, check=True).stdout.strip().split("=")[1]
+        responses[bytes.fromhex(serial)] = (pki / f"{base}.ocsp.der").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = next((r for serial, r in responses.items() if serial in request), b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/ocsp-response")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def client(args):
+    result = subprocess.run([str(ROOT / "build/bench/gtls-bench-client"), *args], capture_output=True, text=True,
+                            timeout=600)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(result.stderr)
+    return json.loads(result.stdout)
+
+
+def make_pki(workdir):
+    pki = Path(workdir) / "pki"
+    subprocess.run([str(ROOT / "scripts/make-demo-pki.sh"), str(pki), "localhost"], check=True)
+    htdocs = Path(workdir) / "htdocs"
+    htdocs.mkdir()
+    (htdocs / "small.txt").write_text("hello\n")
+    with open(htdocs / "bulk.bin", "wb") as out:
+        block = os.urandom(1 << 20)
+        for _ in range(100):
+            out.write(block)
+    subprocess.run(["chmod", "-R", "a+rX", str(workdir)], check=True)
+    subprocess.run(["chmod", "0600", *map(str, pki.glob("*.key"))], check=True)
+    return pki
+
+
+def scenarios(smoke):
+    n = 60 if smoke else 2000
+    return [
+        # name, unit, client args, which port (staple on/off), floor args
+        ("ECDSA full handshake, staple", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
+         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--staple", "ecdsa"]),
+        ("ECDSA full handshake, no staple", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
+         1, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY]),
+        ("RSA-2048 full handshake, staple", "µs/conn", ["--priority", CLIENT_TLS13 + RSA_ONLY, "--connections", str(n)],
+         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + RSA_ONLY, "--staple", "rsa"]),
+        ("TLS 1.3 resumed (ticket)", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--resume",
+                                                  "--connections", str(n)],
+         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--resume", "--staple", "ecdsa"]),
+        ("TLS 1.2 full handshake", "µs/conn", ["--priority", CLIENT_TLS12 + ECDSA_ONLY, "--connections", str(n)],
+         0, None),
+        ("Keep-alive, 100 requests/conn", "µs/req", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections",
+                                                     str(max(2, n // 100)), "--requests", "100"], 0, None),
+        ("Bulk 100 MiB download", "ms/GiB", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections",
+                                             "1" if smoke else "3", "--path", "/bulk.bin"], 0, None),
+    ]
+
+
+def per_unit(unit, cpu_seconds, result):
+    if unit == "µs/conn":
+        return cpu_seconds / max(1, result["connections"]) * 1e6
+    if unit == "µs/req":
+        return cpu_seconds / max(1, result["requests"]) * 1e6
+    return cpu_seconds / max(1, result["body_bytes"]) * (1 << 30) * 1e3
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup in `finally`
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a short run that only checks the benchmark works")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", default=str(ROOT / "bench/RESULTS.md"))
+    args = parser.parse_args()
+    rounds = 1 if args.smoke else max(5, args.rounds)
+
+    workdir = Path(tempfile.mkdtemp(prefix="gtls-bench-"))
+    os.chmod(workdir, 0o755)
+    pki = make_pki(workdir)
+    ocsp_port = free_port()
+    responder = start_ocsp_responder(pki, ocsp_port)
+    servers = {kind: Server(kind, workdir, pki, (free_port(), free_port()), ocsp_port) for kind in ("gtls", "ssl")}
+    results = {}  # (scenario, who) -> list of per-unit CPU; walls likewise
+    walls = {}
+    errors = []
+    try:
+        wait_port(ocsp_port)
+        for server in servers.values():
+            server.start()
+        # Warm up: mod_ssl fetches its staples, both fill their caches.
+        for kind, server in servers.items():
+            for port in server.ports:
+                client(["--port", str(port), "--ca", str(pki / "ca.pem"), "--connections", "20",
+                        "--priority", CLIENT_TLS13 + ECDSA_ONLY])
+                client(["--port", str(port), "--ca", str(pki / "ca.pem"), "--connections", "20",
+                        "--priority", CLIENT_TLS13 + RSA_ONLY])
+        for round_number in range(rounds):
+            plan = [(s, who) for s in scenarios(args.smoke) for who in ("gtls", "ssl", "floor")]
+            random.shuffle(plan)
+            for (name, unit, client_args, port_index, floor_args), who in plan:
+                print(f"  {who}: {name}", file=sys.stderr, flush=True)
+                if who == "floor":
+                    if floor_args is None:
+                        continue
+                    floor = list(floor_args)
+                    if "--staple" in floor:
+                        key = floor[floor.index("--staple") + 1]
+                        floor[floor.index("--staple") + 1] = str(pki / f"localhost-{key}.ocsp.der")
+                    key_type = "rsa" if RSA_ONLY in floor[floor.index("--client-priority") + 1] else "ecdsa"
+                    count = client_args[client_args.index("--connections") + 1]
+                    out = subprocess.run([str(ROOT / "build/bench/gtls-bench-floor"),
+                                          "--chain", str(pki / f"localhost-{key_type}.chain.pem"),
+                                          "--key", str(pki / f"localhost-{key_type}.key"), "--ca", str(pki / "ca.pem"),
+                                          "--connections", count, *floor], capture_output=True, text=True, timeout=600)
+                    data = json.loads(out.stdout)
+                    if data["errors"]:
+                        errors.append(f"floor {name}: {data}")
+                    results.setdefault((name, "floor"), []).append(data["server_cpu_us_per_connection"])
+                    continue
+                server = servers[who]
+                before = server.cpu()
+                data = client(["--port", str(server.ports[port_index]), "--ca", str(pki / "ca.pem"), *client_args])
+                cpu = server.cpu() - before
+                if data["errors"]:
+                    errors.append(f"{who} {name}: {data}")
+                if "staple" in name and ", staple" in name and data["stapled"] < data["connections"]:
+                    errors.append(f"{who} {name}: only {data['stapled']} of {data['connections']} handshakes stapled")
+                results.setdefault((name, who), []).append(per_unit(unit, cpu, data))
+                walls.setdefault((name, who), []).append(data["seconds"])
+            print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+    finally:
+        for server in servers.values():
+            server.stop()
+        responder.shutdown()
+    write_report(args, rounds, results, walls, errors)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_report(args, rounds, results, walls, errors):
+    names = [(s[0], s[1]) for s in scenarios(args.smoke)]
+    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.machine())
+    lines = ["# mod_gtls benchmark results", "",
+             f"- command: `bench/run.py{' --smoke' if args.smoke else ''}`; {rounds} interleaved round(s), "
+             "order shuffled per round",
+             f"- machine: {os.cpu_count()} cores, {cpu_model}; {platform.platform()}",
+             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+             "- figure: server CPU time (utime+stime of the httpd process tree) per unit; floor = GnuTLS server "
+             "thread in-process (bench/floor.cc)", "",
+             "| scenario | unit | mod_gtls min | mod_gtls median | mod_ssl min | mod_ssl median | floor median "
+             "| gtls/ssl | gtls/floor |", "|---|---|---|---|---|---|---|---|---|"]
+    chart = []
+    for name, unit in names:
+        g, s, f = (results.get((name, who), []) for who in ("gtls", "ssl", "floor"))
+        gm = statistics.median(g) if g else float("nan")
+        sm = statistics.median(s) if s else float("nan")
+        fm = statistics.median(f) if f else float("nan")
+        cell = lambda v: "–" if v != v else f"{v:.1f}"  # noqa: E731
+        lines.append(f"| {name} | {unit} | {cell(min(g) if g else float('nan'))} | {cell(gm)} | "
+                     f"{cell(min(s) if s else float('nan'))} | {cell(sm)} | {cell(fm)} | "
+                     f"{cell(gm / sm) if sm else '–'} | {cell(gm / fm) if f else '–'} |")
+        chart.append((name, gm / sm if sm else float("nan"), gm / fm if f else float("nan")))
+    lines += ["", "Ratios below 1.0 mean mod_gtls used less server CPU. Wall-clock seconds per client run (median):", ""]
+    for name, _ in names:
+        g, s = walls.get((name, "gtls"), []), walls.get((name, "ssl"), [])
+        if g and s:
+            lines.append(f"- {name}: mod_gtls {statistics.median(g):.3f} s, mod_ssl {statistics.median(s):.3f} s")
+    if errors:
+        lines += ["", "Errors during the run:", ""] + [f"- {e}" for e in errors]
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    png = output.with_suffix(".png")
+    if shutil.which("gnuplot"):
+        data = output.with_suffix(".dat")
+        data.write_text("".join(f'"{n}" {a:.3f} {b:.3f}\n' for n, a, b in chart).replace("nan", "NaN"))
+        script = (f'set terminal pngcairo size 1000,500; set output "{png}"; set style data histogram;'
+                  'set style histogram cluster gap 1; set style fill solid 0.8; set ylabel "server CPU ratio";'
+                  'set xtics rotate by -25 font ",8"; set yrange [0:*]; set grid ytics;'
+                  f'plot "{data}" using 2:xtic(1) title "mod_gtls / mod_ssl", "" using 3 title "mod_gtls / GnuTLS floor",'
+                  ' 1 with lines lt -1 notitle')
+        subprocess.run(["gnuplot", "-e", script], check=False)
+        data.unlink()
+        lines += ["", f"![ratios]({png.name})"]
+    output.write_text("\n".join(lines) + "\n")
+    print(output.read_text())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
