@@ -76,6 +76,15 @@ const char* server_certificate_variable(apr_pool_t* pool, gnutls_session_t sessi
 
 const char* TlsConnection::variable(const char* name) {
     if (name == nullptr) return nullptr;
+    if (!handshake_done_) return compute_variable(name);
+    if (variables_ == nullptr) variables_ = apr_table_make(c_->pool, 24);
+    if (const char* cached = apr_table_get(variables_, name)) return cached;
+    const char* value = compute_variable(name);
+    if (value != nullptr) apr_table_setn(variables_, apr_pstrdup(c_->pool, name), value);
+    return value;
+}
+
+const char* TlsConnection::compute_variable(const char* name) {
     if (strcasecmp(name, "HTTPS") == 0) return "on";
     if (strncasecmp(name, "SSL_", 4) != 0) return nullptr;
     const char* field = name + 4;

@@ -47,7 +47,7 @@ public:
     apr_status_t write(apr_bucket_brigade* bb);
 
     // An SSL_* variable (mod_ssl's names) for this connection, or nullptr.
-    // The result lives in c->pool.
+    // The result lives in c->pool; values are computed once per connection.
     const char* variable(const char* name);
 
     // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
@@ -56,6 +56,7 @@ public:
 private:
     friend struct Transport;
 
+    const char* compute_variable(const char* name);
     void select_vhost(VhostTls& vhost);
     void select_protocol(const std::vector<std::string>& client_protocols);
     apr_status_t fill_plaintext(apr_read_type_e block);
@@ -93,6 +94,9 @@ private:
     apr_size_t plain_begin_ = 0;
     apr_size_t plain_end_ = 0;
     bool plain_eof_ = false;
+
+    // SSL_* values already computed (after the handshake they never change).
+    apr_table_t* variables_ = nullptr;
 };
 
 // pre_connection hook body.
