@@ -302,7 +302,8 @@ def main():
         for server in servers.values():
             server.stop()
         responder.shutdown()
-    write_report(args, rounds, results, walls, errors)
+    micro = staple_micro_benchmark(workdir)
+    write_report(args, rounds, results, walls, errors, micro)
     shutil.rmtree(workdir, ignore_errors=True)
     if errors:
         print("\n".join(errors), file=sys.stderr)
@@ -310,7 +311,22 @@ def main():
     return 0
 
 
-def write_report(args, rounds, results, walls, errors):
+def staple_micro_benchmark(workdir):
+    """ns per call of the staple path (bench/staple_callback_bench.cc), or None."""
+    program = ROOT / "build/bench/gtls-bench-staple"
+    if not program.exists():
+        return None
+    fixtures = Path(workdir) / "ocsp-fixtures"
+    subprocess.run([str(ROOT / "tests/fixtures/make-ocsp-fixtures.sh"), str(fixtures)], check=True,
+                   capture_output=True)
+    result = subprocess.run([str(program), "--benchmark_format=json", "--benchmark_min_time=0.2"],
+                            capture_output=True, text=True, env={**os.environ, "GTLS_BENCH_FIXTURES": str(fixtures)})
+    if result.returncode != 0:
+        return None
+    return {b["name"]: b["cpu_time"] for b in json.loads(result.stdout)["benchmarks"]}
+
+
+def write_report(args, rounds, results, walls, errors, micro):
     names = [(s[0], s[1]) for s in scenarios(args.smoke)]
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.machine())
@@ -339,6 +355,9 @@ def write_report(args, rounds, results, walls, errors):
         g, s = walls.get((name, "gtls"), []), walls.get((name, "ssl"), [])
         if g and s:
             lines.append(f"- {name}: mod_gtls {statistics.median(g):.3f} s, mod_ssl {statistics.median(s):.3f} s")
+    if micro:
+        lines += ["", "Staple path alone (bench/staple_callback_bench.cc, CPU ns per call):", ""]
+        lines += [f"- {name}: {ns:,.0f} ns" for name, ns in micro.items()]
     if errors:
         lines += ["", "Errors during the run:", ""] + [f"- {e}" for e in errors]
     output = Path(args.output)
@@ -347,7 +366,7 @@ def write_report(args, rounds, results, walls, errors):
     if shutil.which("gnuplot"):
         data = output.with_suffix(".dat")
         data.write_text("".join(f'"{n}" {a:.3f} {b:.3f}\n' for n, a, b in chart).replace("nan", "NaN"))
-        script = (f'set terminal pngcairo size 1000,500; set output "{png}"; set style data histogram;'
+        script = (f'set terminal pngcairo noenhanced size 1000,500; set output "{png}"; set style data histogram;'
                   'set style histogram cluster gap 1; set style fill solid 0.8; set ylabel "server CPU ratio";'
                   'set xtics rotate by -25 font ",8"; set yrange [0:*]; set grid ytics;'
                   f'plot "{data}" using 2:xtic(1) title "mod_gtls / mod_ssl", "" using 3 title "mod_gtls / GnuTLS floor",'
