@@ -1,6 +1,7 @@
 #include "core/ocsp_response.h"
 
 #include <cstring>
+#include <optional>
 
 namespace gtls {
 
@@ -64,17 +65,59 @@ ExpectedCertId expected_cert_id(gnutls_digest_algorithm_t digest, gnutls_x509_cr
     return id;
 }
 
-enum class Match { Yes, WrongCertificate, WrongIssuerKey };
+enum class Match { Yes, WrongCertificate, WrongIssuerKey, UnsupportedHash };
 
+// RFC 6960 section 4.1.1: CertID ::= SEQUENCE { hashAlgorithm, issuerNameHash (hash of
+// the issuer's DN), issuerKeyHash (hash of the issuer's public key BIT STRING content,
+// without tag, length and unused-bits octet), serialNumber }. GnuTLS's request
+// builder computes exactly these with the CertID's own hash algorithm; all three are
+// compared (gnutls_ocsp_resp_check_crt would skip the key hash).
 Match matches(const SingleResponse& single, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer) {
     ExpectedCertId expected = expected_cert_id(single.digest, issuer, leaf);
-    if (!expected.valid) return Match::WrongCertificate;
+    if (!expected.valid) return Match::UnsupportedHash;
     if (!same(single.serial.get(), expected.serial.get()) ||
         !same(single.issuer_name_hash.get(), expected.issuer_name_hash.get())) {
         return Match::WrongCertificate;
     }
     if (!same(single.issuer_key_hash.get(), expected.issuer_key_hash.get())) return Match::WrongIssuerKey;
     return Match::Yes;
+}
+
+// RFC 6960 section 4.2.1: ResponderID ::= CHOICE { byName [1] Name, byKey [2] KeyHash },
+// KeyHash being the SHA-1 of the responder's public key BIT STRING content, the same
+// value as a SHA-1 CertID's issuerKeyHash. True when the response names `issuer`.
+bool responder_is_issuer(gnutls_ocsp_resp_t resp, gnutls_x509_crt_t issuer, gnutls_x509_crt_t leaf) {
+    OwnedDatum id;
+    if (gnutls_ocsp_resp_get_responder_raw_id(resp, GNUTLS_OCSP_RESP_ID_DN, id.out()) == GNUTLS_E_SUCCESS) {
+        OwnedDatum dn;
+        return gnutls_x509_crt_get_raw_dn(issuer, dn.out()) == GNUTLS_E_SUCCESS && same(id.get(), dn.get());
+    }
+    if (gnutls_ocsp_resp_get_responder_raw_id(resp, GNUTLS_OCSP_RESP_ID_KEY, id.out()) == GNUTLS_E_SUCCESS) {
+        ExpectedCertId sha1 = expected_cert_id(GNUTLS_DIG_SHA1, issuer, leaf);
+        return sha1.valid && same(id.get(), sha1.issuer_key_hash.get());
+    }
+    return false;
+}
+
+unsigned included_certificate_count(gnutls_ocsp_resp_t resp) {
+    gnutls_x509_crt_t* certs = nullptr;
+    std::size_t count = 0;
+    if (gnutls_ocsp_resp_get_certs(resp, &certs, &count) < 0) return 0;
+    for (std::size_t i = 0; i < count; ++i) gnutls_x509_crt_deinit(certs[i]);
+    free_gnutls_memory(certs);
+    return static_cast<unsigned>(count);
+}
+
+// RFC 6960 section 4.2.1: OCSPResponseStatus.
+std::string response_status_name(int status) {
+    switch (status) {
+        case GNUTLS_OCSP_RESP_MALFORMEDREQUEST: return "malformedRequest (1)";
+        case GNUTLS_OCSP_RESP_INTERNALERROR: return "internalError (2)";
+        case GNUTLS_OCSP_RESP_TRYLATER: return "tryLater (3)";
+        case GNUTLS_OCSP_RESP_SIGREQUIRED: return "sigRequired (5)";
+        case GNUTLS_OCSP_RESP_UNAUTHORIZED: return "unauthorized (6)";
+        default: return std::to_string(status);
+    }
 }
 
 std::string describe_verify_failure(unsigned verify) {
@@ -94,7 +137,7 @@ std::string describe_verify_failure(unsigned verify) {
 
 }  // namespace
 
-std::string_view verdict_name(OcspVerdictCode code) {
+std::string_view verdict_name(OcspVerdictCode code) noexcept {
     switch (code) {
         case OcspVerdictCode::Good: return "good";
         case OcspVerdictCode::TooLarge: return "too-large";
@@ -111,6 +154,7 @@ std::string_view verdict_name(OcspVerdictCode code) {
         case OcspVerdictCode::NotYetValid: return "not-yet-valid";
         case OcspVerdictCode::NoNextUpdate: return "no-next-update";
         case OcspVerdictCode::Expired: return "expired";
+        case OcspVerdictCode::UnsupportedCertIdHash: return "unsupported-certid-hash";
     }
     return "invalid";
 }
@@ -145,34 +189,60 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
 
     if (int status = gnutls_ocsp_resp_get_status(raw); status != GNUTLS_OCSP_RESP_SUCCESSFUL) {
         return reject(std::move(verdict), OcspVerdictCode::NotSuccessful,
-                      "the responder answered with error status " + std::to_string(status));
+                      "the responder answered with error status " + response_status_name(status) +
+                          " instead of a certificate status");
     }
 
-    // Clients (GnuTLS among them) look at the first SingleResponse only.
+    // A response may carry several SingleResponses. Clients (GnuTLS among them) look
+    // at the first only, so the first must be the leaf's; when it is not, the reason
+    // says whether a later one would have been.
     SingleResponse first;
     if (!read_single(raw, 0, first)) {
         return reject(std::move(verdict), OcspVerdictCode::NoSingleResponse, "the response holds no SingleResponse");
     }
     if (Match match = matches(first, leaf, issuer); match != Match::Yes) {
+        if (match == Match::UnsupportedHash) {
+            const char* name = gnutls_digest_get_name(first.digest);
+            return reject(std::move(verdict), OcspVerdictCode::UnsupportedCertIdHash,
+                          std::string("the CertID uses a hash algorithm that cannot be checked (") +
+                              (name ? name : "unknown") + ")");
+        }
         if (match == Match::WrongIssuerKey) {
             return reject(std::move(verdict), OcspVerdictCode::WrongIssuerKey,
                           "the response names the certificate's serial and issuer name but another issuer key");
         }
-        std::string reason = "the response is for another certificate";
-        for (unsigned index = 1;; ++index) {
-            SingleResponse other;
-            if (!read_single(raw, index, other)) break;
-            if (matches(other, leaf, issuer) == Match::Yes) {
-                reason = "the certificate's status is SingleResponse #" + std::to_string(index) +
-                         "; only the first SingleResponse is used by clients";
-                break;
-            }
+        std::string reason = "the response is for another certificate (serial or issuer name differ)";
+        unsigned count = 1;
+        std::optional<unsigned> found;
+        for (SingleResponse other; read_single(raw, count, other); ++count) {
+            if (!found && matches(other, leaf, issuer) == Match::Yes) found = count;
+        }
+        if (found) {
+            reason = "the response is for another certificate first: this certificate's status is SingleResponse " +
+                     std::to_string(*found + 1) + " of " + std::to_string(count) +
+                     ", and clients only use the first";
+        } else if (count > 1) {
+            reason += "; none of its " + std::to_string(count) + " SingleResponses is for this certificate";
         }
         return reject(std::move(verdict), OcspVerdictCode::WrongCertificate, reason);
     }
 
+    // RFC 6960 section 4.2.2.2: the key that signs a response MUST belong to the CA
+    // that issued the certificate in question, or to an Authorized Responder that this
+    // CA issued and marked with id-kp-OCSPSigning. gnutls_ocsp_resp_verify_direct finds
+    // a signer certificate included in the response, checks that `issuer` issued it and
+    // that it has id-kp-OCSPSigning, then checks the signature; its return code only
+    // says whether it could run, the verdict is in `verify`.
+    // Note: GnuTLS checks the delegated signer's validity period against the system
+    // clock, not against `now`.
     unsigned verify = 0;
     rc = gnutls_ocsp_resp_verify_direct(raw, issuer, &verify, 0);
+    if (rc >= 0 && verify == GNUTLS_OCSP_VERIFY_SIGNATURE_FAILURE && !responder_is_issuer(raw, issuer, leaf)) {
+        // GnuTLS found no certificate for the named responder and tried the issuer's key.
+        return reject(std::move(verdict), OcspVerdictCode::UntrustedSigner,
+                      "the response is signed by a responder other than the issuer whose certificate is not in the "
+                      "response (" + std::to_string(included_certificate_count(raw)) + " certificates included)");
+    }
     if (rc < 0 || verify != 0) {
         const bool signer_problem = verify & (GNUTLS_OCSP_VERIFY_SIGNER_NOT_FOUND | GNUTLS_OCSP_VERIFY_SIGNER_KEYUSAGE_ERROR |
                                               GNUTLS_OCSP_VERIFY_UNTRUSTED_SIGNER | GNUTLS_OCSP_VERIFY_CERT_NOT_ACTIVATED |

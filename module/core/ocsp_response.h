@@ -17,26 +17,33 @@ inline constexpr std::size_t kMaxOcspResponseSize = 64 * 1024;
 // thisUpdate may be this far in the future (clock skew between responder and us).
 inline constexpr std::chrono::minutes kMaxOcspClockSkew{5};
 
+// Why a response file may or may not be stapled; verdict_name() gives each a stable
+// name. Checks run in this order, the first failing one decides: size, empty, parse,
+// response status, first SingleResponse is the leaf's (hash algorithm usable, serial
+// and issuer name hash, then issuer key hash), signer, signature, certificate status,
+// thisUpdate, nextUpdate present, nextUpdate not passed.
 enum class OcspVerdictCode {
-    Good,
-    TooLarge,
-    Empty,
-    Unparsable,
-    NotSuccessful,
-    NoSingleResponse,
-    WrongCertificate,
-    WrongIssuerKey,
-    UntrustedSigner,
-    BadSignature,
-    Revoked,
-    Unknown,
-    NotYetValid,
-    NoNextUpdate,
-    Expired,
+    Good,                   // "good": may be stapled
+    TooLarge,               // "too-large": more than kMaxOcspResponseSize bytes
+    Empty,                  // "empty": zero bytes
+    Unparsable,             // "unparsable": neither a DER nor a PEM OCSPResponse (e.g. truncated)
+    NotSuccessful,          // "not-successful": responseStatus is not successful (tryLater, ...)
+    NoSingleResponse,       // "no-single-response": a BasicOCSPResponse without any SingleResponse
+    WrongCertificate,       // "wrong-certificate": first SingleResponse has another serial or issuer name
+    WrongIssuerKey,         // "wrong-issuer-key": same serial and issuer name, another issuer key
+    UntrustedSigner,        // "untrusted-signer": signer is neither the issuer nor its OCSP responder
+    BadSignature,           // "bad-signature": the signature does not verify
+    Revoked,                // "revoked": certStatus revoked
+    Unknown,                // "unknown": certStatus unknown
+    NotYetValid,            // "not-yet-valid": thisUpdate more than kMaxOcspClockSkew after now
+    NoNextUpdate,           // "no-next-update": nextUpdate absent
+    Expired,                // "expired": nextUpdate <= now
+    UnsupportedCertIdHash,  // "unsupported-certid-hash": CertID hash algorithm GnuTLS cannot compute
 };
 
 // Stable lower-case name for logs and the status page ("revoked", "wrong-issuer-key", ...).
-std::string_view verdict_name(OcspVerdictCode code);
+// Returns a view of a static string; any thread.
+std::string_view verdict_name(OcspVerdictCode code) noexcept;
 
 struct OcspVerdict {
     OcspVerdictCode code = OcspVerdictCode::Unparsable;
@@ -50,12 +57,18 @@ struct OcspVerdict {
     bool good() const { return code == OcspVerdictCode::Good; }
 };
 
-// Validates `bytes` (DER or PEM) as the OCSP response for `leaf`, issued by
-// `issuer`, at time `now`. Pure: no I/O, no global state; any thread. Accepts
+// Validates `bytes` (DER, or PEM "-----BEGIN OCSP RESPONSE-----") as the OCSP
+// response for `leaf`, issued by `issuer`, at time `now`. Pure: no I/O, no global
+// state; any thread; `leaf` and `issuer` are borrowed for the call only. Accepts
 // only a successful response whose first SingleResponse is the leaf's (serial,
 // issuer name hash and issuer key hash), signed by the issuer or by a responder
-// certificate the issuer issued for OCSP signing, with status good, thisUpdate
-// at most kMaxOcspClockSkew ahead of `now` and a nextUpdate after `now`.
+// certificate included in the response that the issuer issued with
+// id-kp-OCSPSigning, with status good, thisUpdate at most kMaxOcspClockSkew ahead
+// of `now` and a nextUpdate after `now`. Only the first SingleResponse counts,
+// because clients look at no other. A CertID hashed with anything but SHA-1 is
+// accepted with a warning. The returned verdict owns its copy of the DER bytes.
+// Throws only std::bad_alloc. Caveat: GnuTLS checks a delegated signer's
+// certificate validity against the system clock, not `now`.
 OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_x509_crt_t leaf,
                                    gnutls_x509_crt_t issuer, TimePoint now);
 

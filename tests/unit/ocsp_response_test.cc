@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace gtls {
 namespace {
 
@@ -14,10 +16,14 @@ using testing::fixture_certificate;
 
 class OcspResponseTest : public ::testing::Test {
 protected:
-    OcspVerdict check(const std::string& file, const char* leaf = "leaf-ecdsa", TimePoint now = {}) {
-        auto bytes = fixture_bytes(file);
+    OcspVerdict check(const std::string& file, const char* leaf = "leaf-ecdsa", TimePoint now = {},
+                      const char* issuer_name = "intermediate") {
+        return check_bytes(fixture_bytes(file), leaf, now, issuer_name);
+    }
+    OcspVerdict check_bytes(const std::vector<unsigned char>& bytes, const char* leaf = "leaf-ecdsa",
+                            TimePoint now = {}, const char* issuer_name = "intermediate") {
         auto certificate = fixture_certificate(leaf);
-        auto issuer = fixture_certificate("intermediate");
+        auto issuer = fixture_certificate(issuer_name);
         return validate_ocsp_response(bytes, certificate.get(), issuer.get(),
                                       now == TimePoint{} ? std::chrono::system_clock::now() : now);
     }
@@ -55,6 +61,46 @@ TEST_F(OcspResponseTest, DelegatedResponderWithoutOcspSigningIsRejected) {
 TEST_F(OcspResponseTest, ResponderFromAnotherCaIsRejected) {
     auto verdict = check("foreign-signer.der");
     EXPECT_EQ(verdict.code, OcspVerdictCode::UntrustedSigner) << verdict.reason;
+    EXPECT_NE(verdict.reason.find("not issued by the certificate's issuer"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, DelegatedResponderWhoseCertificateIsLeftOut) {
+    auto verdict = check("delegated-no-certs.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::UntrustedSigner);
+    EXPECT_NE(verdict.reason.find("certificate is not in the response"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, ResponderIdByKey) {
+    auto direct = check("key-id.der");
+    EXPECT_EQ(direct.code, OcspVerdictCode::Good) << direct.reason;
+    auto delegated = check("delegated-key-id.der");
+    EXPECT_EQ(delegated.code, OcspVerdictCode::Good) << delegated.reason;
+    // Named by key, signed with a broken signature: the issuer's signature is bad,
+    // not some missing responder's.
+    auto broken = check("key-id-bad-signature.der");
+    EXPECT_EQ(broken.code, OcspVerdictCode::BadSignature);
+    EXPECT_NE(broken.reason.find("signature does not verify"), std::string::npos) << broken.reason;
+}
+
+TEST_F(OcspResponseTest, RsaIssuerSignature) {
+    auto verdict = check("rsa-signed.der", "leaf-rsa-issued", {}, "rsa-ca");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Good) << verdict.reason;
+    // The same response checked against the wrong issuer certificate.
+    auto wrong = check("rsa-signed.der", "leaf-rsa-issued", {}, "intermediate");
+    EXPECT_EQ(wrong.code, OcspVerdictCode::WrongIssuerKey) << wrong.reason;
+}
+
+TEST_F(OcspResponseTest, IssuerCertificateWithTheRightNameButAnotherKey) {
+    // The response is right, the issuer given is an impostor with the same DN.
+    auto verdict = check("good-ecdsa.der", "leaf-ecdsa", {}, "impostor");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::WrongIssuerKey);
+    EXPECT_NE(verdict.reason.find("another issuer key"), std::string::npos) << verdict.reason;
+}
+
+TEST_F(OcspResponseTest, ResponderErrorStatus) {
+    auto verdict = check("try-later.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::NotSuccessful);
+    EXPECT_NE(verdict.reason.find("tryLater"), std::string::npos) << verdict.reason;
 }
 
 TEST_F(OcspResponseTest, RevokedAndUnknown) {
@@ -71,7 +117,8 @@ TEST_F(OcspResponseTest, ExpiredWhenNextUpdateHasPassed) {
     auto verdict = check("good-ecdsa.der", "leaf-ecdsa", good.next_update + 1s);
     EXPECT_EQ(verdict.code, OcspVerdictCode::Expired);
     EXPECT_NE(verdict.reason.find("nextUpdate"), std::string::npos) << verdict.reason;
-    // One second before nextUpdate it is still good.
+    // nextUpdate itself is already too late; one second before it is still good.
+    EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.next_update).code, OcspVerdictCode::Expired);
     EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.next_update - 1s).code, OcspVerdictCode::Good);
 }
 
@@ -81,6 +128,8 @@ TEST_F(OcspResponseTest, ThisUpdateInTheFutureBeyondSkew) {
     EXPECT_EQ(verdict.code, OcspVerdictCode::NotYetValid);
     EXPECT_NE(verdict.reason.find("thisUpdate"), std::string::npos) << verdict.reason;
     EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.this_update - 4min).code, OcspVerdictCode::Good);
+    // Exactly the allowed skew ahead is still accepted.
+    EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.this_update - kMaxOcspClockSkew).code, OcspVerdictCode::Good);
 }
 
 TEST_F(OcspResponseTest, MissingNextUpdate) {
@@ -118,13 +167,35 @@ TEST_F(OcspResponseTest, TruncatedEmptyAndOversized) {
     auto oversized = check("oversized.der");
     EXPECT_EQ(oversized.code, OcspVerdictCode::TooLarge);
     EXPECT_NE(oversized.reason.find("65536"), std::string::npos) << oversized.reason;
+    EXPECT_TRUE(oversized.der.empty());
+}
+
+TEST_F(OcspResponseTest, SizeCapBoundary) {
+    // At the cap the bytes are parsed (and fail as garbage); one more is refused unparsed.
+    std::vector<unsigned char> at_cap(kMaxOcspResponseSize, 0x30);
+    EXPECT_EQ(check_bytes(at_cap).code, OcspVerdictCode::Unparsable);
+    at_cap.push_back(0x30);
+    EXPECT_EQ(check_bytes(at_cap).code, OcspVerdictCode::TooLarge);
+}
+
+TEST_F(OcspResponseTest, PemOfAnotherKindOrGarbage) {
+    auto certificate = check("intermediate.pem");
+    EXPECT_EQ(certificate.code, OcspVerdictCode::Unparsable);
+    EXPECT_NE(certificate.reason.find("not an OCSP response (PEM)"), std::string::npos) << certificate.reason;
+    EXPECT_TRUE(certificate.der.empty());
+    std::string text = "-----BEGIN OCSP RESPONSE-----\n!!!!\n-----END OCSP RESPONSE-----\n";
+    auto garbage = check_bytes(std::vector<unsigned char>(text.begin(), text.end()));
+    EXPECT_EQ(garbage.code, OcspVerdictCode::Unparsable) << garbage.reason;
 }
 
 TEST_F(OcspResponseTest, MultiResponseUsesTheFirstSingleResponse) {
     EXPECT_EQ(check("multi-first-leaf.der").code, OcspVerdictCode::Good);
     auto verdict = check("multi-first-other.der");
     EXPECT_EQ(verdict.code, OcspVerdictCode::WrongCertificate);
-    EXPECT_NE(verdict.reason.find("SingleResponse #1"), std::string::npos) << verdict.reason;
+    EXPECT_NE(verdict.reason.find("SingleResponse 2 of 2"), std::string::npos) << verdict.reason;
+    auto none = check("multi-none.der");
+    EXPECT_EQ(none.code, OcspVerdictCode::WrongCertificate);
+    EXPECT_NE(none.reason.find("none of its 2 SingleResponses"), std::string::npos) << none.reason;
 }
 
 TEST_F(OcspResponseTest, Sha256CertIdIsAcceptedWithAWarning) {
@@ -134,7 +205,22 @@ TEST_F(OcspResponseTest, Sha256CertIdIsAcceptedWithAWarning) {
     EXPECT_NE(verdict.warnings[0].find("SHA256"), std::string::npos) << verdict.warnings[0];
 }
 
+TEST(OcspVerdictNames, AreDistinctAndNamed) {
+    std::set<std::string_view> names;
+    const auto last = static_cast<int>(OcspVerdictCode::UnsupportedCertIdHash);
+    for (int code = 0; code <= last; ++code) {
+        auto name = verdict_name(static_cast<OcspVerdictCode>(code));
+        EXPECT_NE(name, "invalid") << code;
+        EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz-"), std::string_view::npos) << name;
+        names.insert(name);
+    }
+    EXPECT_EQ(names.size(), static_cast<std::size_t>(last + 1));
+    EXPECT_EQ(verdict_name(static_cast<OcspVerdictCode>(last + 1)), "invalid");
+}
+
 TEST(OcspVerdictNames, AreStable) {
+    EXPECT_EQ(verdict_name(OcspVerdictCode::Expired), "expired");
+    EXPECT_EQ(verdict_name(OcspVerdictCode::UntrustedSigner), "untrusted-signer");
     EXPECT_EQ(verdict_name(OcspVerdictCode::Good), "good");
     EXPECT_EQ(verdict_name(OcspVerdictCode::Revoked), "revoked");
     EXPECT_EQ(verdict_name(OcspVerdictCode::WrongIssuerKey), "wrong-issuer-key");
