@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,23 +29,34 @@ struct Descriptor {
     ~Descriptor() { if (fd >= 0) ::close(fd); }
 };
 
-// Reads at most kMaxOcspResponseSize + 1 bytes, so an oversized file is recognised
-// without reading all of it.
-bool read_capped(int fd, std::vector<unsigned char>& out, int& error) {
+FileIdentity identity_of(const struct stat& info) {
+    return {static_cast<unsigned long long>(info.st_dev), static_cast<unsigned long long>(info.st_ino),
+            static_cast<unsigned long long>(info.st_size),
+            static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec,
+            static_cast<long long>(info.st_ctim.tv_sec) * 1000000000LL + info.st_ctim.tv_nsec};
+}
+
+std::string identity_key(const FileIdentity& id) {
+    return std::to_string(id.device) + ":" + std::to_string(id.inode) + ":" + std::to_string(id.size) + ":" +
+           std::to_string(id.mtime_ns) + ":" + std::to_string(id.ctime_ns);
+}
+
+// Reads at most kMaxOcspResponseSize + 1 bytes, so a file that grew past the cap
+// after fstat is recognised without reading all of it. 0 or errno.
+int read_capped(int fd, std::vector<unsigned char>& out) {
     out.resize(kMaxOcspResponseSize + 1);
     std::size_t total = 0;
     while (total < out.size()) {
         ssize_t n = ::read(fd, out.data() + total, out.size() - total);
         if (n < 0) {
             if (errno == EINTR) continue;
-            error = errno;
-            return false;
+            return errno;
         }
         if (n == 0) break;
         total += static_cast<std::size_t>(n);
     }
     out.resize(total);
-    return true;
+    return 0;
 }
 
 }  // namespace
@@ -60,29 +72,41 @@ StapleSource::StapleSource(std::string id, std::string path, gnutls_x509_crt_t l
       clock_(clock),
       log_(std::move(log)) {}
 
-void StapleSource::load_initial() {
+void StapleSource::load_initial() { load_initial(clock_.now()); }
+
+void StapleSource::load_initial(TimePoint now) {
     std::lock_guard lock(refresh_mutex_);
-    check_file(true);
+    check_file(now, true);
 }
 
-void StapleSource::refresh() {
+bool StapleSource::refresh() { return refresh(clock_.now()); }
+
+bool StapleSource::refresh(TimePoint now) {
     std::unique_lock lock(refresh_mutex_, std::try_to_lock);
-    if (!lock.owns_lock()) return;  // another thread is at it; it will publish what it finds
-    check_file(false);
+    if (!lock.owns_lock()) return false;  // another thread is at it; it will publish what it finds
+    check_file(now, false);
+    return true;
 }
 
-bool StapleSource::refresh_due() const noexcept {
-    auto elapsed = clock_.now().time_since_epoch().count() - last_check_.load(std::memory_order_relaxed);
+bool StapleSource::refresh_due() const noexcept { return refresh_due(clock_.now()); }
+
+bool StapleSource::refresh_due(TimePoint now) const noexcept {
+    if (!checked_.load(std::memory_order_acquire)) return true;
+    auto elapsed = now.time_since_epoch().count() - last_check_.load(std::memory_order_relaxed);
     return elapsed >= std::chrono::duration_cast<TimePoint::duration>(check_interval_).count();
 }
 
-bool StapleSource::valid_at(const Staple& staple, TimePoint now) const noexcept {
+bool StapleSource::valid_at(const Staple& staple, TimePoint now) noexcept {
     return staple.this_update <= now + kMaxOcspClockSkew && now < staple.next_update;
 }
 
 std::shared_ptr<const Staple> StapleSource::staple_for_handshake() noexcept {
+    return staple_for_handshake(clock_.now());
+}
+
+std::shared_ptr<const Staple> StapleSource::staple_for_handshake(TimePoint now) noexcept {
     std::shared_ptr<const Staple> staple = current_.load(std::memory_order_acquire);
-    if (!staple || !valid_at(*staple, clock_.now())) return nullptr;
+    if (!staple || !valid_at(*staple, now)) return nullptr;
     served_.fetch_add(1, std::memory_order_relaxed);
     return staple;
 }
@@ -90,97 +114,125 @@ std::shared_ptr<const Staple> StapleSource::staple_for_handshake() noexcept {
 void StapleSource::report_problem(LogLevel level, const std::string& key, const std::string& message) {
     if (key == last_problem_key_) return;  // once per file state and reason
     last_problem_key_ = key;
-    last_problem_ = message;
+    {
+        std::lock_guard lock(status_mutex_);
+        last_problem_ = message;
+    }
     log_(level, message);
+}
+
+void StapleSource::clear_problem() {
+    last_problem_key_.clear();
+    std::lock_guard lock(status_mutex_);
+    last_problem_.clear();
 }
 
 void StapleSource::note_expiry(TimePoint now) {
     std::shared_ptr<const Staple> staple = current_.load();
-    if (!staple || now < staple->next_update || expiry_reported_for_ == staple.get()) return;
-    expiry_reported_for_ = staple.get();
+    if (!staple || now < staple->next_update) return;
+    // weak_ptr ownership comparison: no confusion with a later staple at the same address.
+    if (!expiry_reported_for_.owner_before(staple) && !staple.owner_before(expiry_reported_for_)) return;
+    expiry_reported_for_ = staple;
     log_(problem_level_, "GTLS0305: " + id_ + ": the OCSP response from " + path_ + " reached its nextUpdate " +
-                                format_utc(staple->next_update) + "; no longer stapled until the file is renewed");
+                             format_utc(staple->next_update) + "; no longer stapled until the file is renewed");
 }
 
-void StapleSource::check_file(bool force) {
-    const TimePoint now = clock_.now();
+void StapleSource::check_file(TimePoint now, bool force) {
     last_check_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    checked_.store(true, std::memory_order_release);
     const std::string keeping = current_.load() ? "; still stapling the previous response until its nextUpdate"
                                                 : "; no staple for this certificate";
-
-    Descriptor file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
-    struct stat info {};
-    if (file.fd < 0 || ::fstat(file.fd, &info) != 0) {
-        int error = errno;
-        have_identity_ = false;
+    auto cannot_read = [&](int error) {
+        forget_identity();
         std::string why = std::strerror(error);
-        if (error == EACCES) {
+        if (error == EACCES || error == EPERM) {
             why += " (response files are re-read by httpd's worker processes, as httpd's User: make the file "
                    "and its directories readable by that user)";
         }
-        report_problem(problem_level_, "open:" + std::to_string(error),
+        report_problem(problem_level_, "read:" + std::to_string(error),
                        "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
         note_expiry(now);
-        return;
-    }
-    FileIdentity identity{static_cast<unsigned long long>(info.st_dev), static_cast<unsigned long long>(info.st_ino),
-                          static_cast<unsigned long long>(info.st_size),
-                          static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec,
-                          static_cast<long long>(info.st_ctim.tv_sec) * 1000000000LL + info.st_ctim.tv_nsec};
-    if (!force && have_identity_ && identity == identity_) {
+    };
+    auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason) {
+        const std::string name(verdict_name(code));
+        report_problem(code == OcspVerdictCode::Revoked ? LogLevel::Error : problem_level_,
+                       identity_key(identity) + ":" + name,
+                       "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (" + name + "): " + reason +
+                           keeping);
         note_expiry(now);
-        return;
-    }
+    };
 
-    std::vector<unsigned char> bytes;
-    int read_error = 0;
+    Descriptor file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    struct stat info {};
+    if (file.fd < 0 || ::fstat(file.fd, &info) != 0) return cannot_read(errno);
+    const FileIdentity identity = identity_of(info);
+    if (!force && have_identity_ && identity == identity_) return note_expiry(now);
+
     if (!S_ISREG(info.st_mode)) {
-        report_problem(problem_level_, "not-regular", "GTLS0303: " + id_ + ": " + path_ + " is not a regular file" + keeping);
-        return;
+        forget_identity();
+        report_problem(problem_level_, "not-regular",
+                       "GTLS0303: " + id_ + ": OCSP response file " + path_ + " is not a regular file" + keeping);
+        return note_expiry(now);
     }
-    if (!read_capped(file.fd, bytes, read_error)) {
-        report_problem(problem_level_, "read:" + std::to_string(read_error),
-                       "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " +
-                           std::strerror(read_error) + keeping);
-        return;
+    // The size cap comes first: a large file is refused without reading it.
+    if (identity.size > kMaxOcspResponseSize) {
+        identity_ = identity;
+        have_identity_ = true;
+        return not_stapled(identity, OcspVerdictCode::TooLarge,
+                           "the file has " + std::to_string(identity.size) + " bytes; at most " +
+                               std::to_string(kMaxOcspResponseSize) + " are accepted");
     }
-    // Remember the state only after reading it, so a file caught mid-write is
-    // read again once the writer changes it further.
-    identity_ = identity;
-    have_identity_ = true;
+    std::vector<unsigned char> bytes;
+    if (int error = read_capped(file.fd, bytes); error != 0) return cannot_read(error);
 
+    // A writer may be at work: what was read is trusted to be one file state only
+    // if the file looks the same after the read as before it. Otherwise the
+    // identity is not remembered, so the next call reads again however the file
+    // changes (or does not) meanwhile. The bytes are validated either way: a
+    // half-written response never parses or verifies.
+    struct stat after {};
+    const bool settled = ::fstat(file.fd, &after) == 0 && identity_of(after) == identity && bytes.size() == identity.size;
     OcspVerdict verdict = validate_ocsp_response(bytes, leaf_.get(), issuer_.get(), now);
-    if (!verdict.good()) {
-        std::string key = std::to_string(identity.inode) + ":" + std::to_string(identity.size) + ":" +
-                          std::to_string(identity.mtime_ns) + ":" + std::to_string(identity.ctime_ns) + ":" +
-                          std::string(verdict_name(verdict.code));
-        LogLevel level = verdict.code == OcspVerdictCode::Revoked ? LogLevel::Error : problem_level_;
-        report_problem(level, key,
-                       "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (" +
-                           std::string(verdict_name(verdict.code)) + "): " + verdict.reason + keeping);
-        note_expiry(now);
-        return;
+    // A not-yet-valid response may become valid with time alone: read it again next time.
+    if (settled && verdict.code != OcspVerdictCode::NotYetValid) {
+        identity_ = identity;
+        have_identity_ = true;
+    } else {
+        forget_identity();
     }
+    if (!verdict.good()) {
+        if (!settled) {
+            log_(LogLevel::Debug, "GTLS0307: " + id_ + ": OCSP response file " + path_ +
+                                      " changed while being read; reading it again at the next check");
+            return note_expiry(now);
+        }
+        return not_stapled(identity, verdict.code, verdict.reason);
+    }
+
     for (const auto& warning : verdict.warnings) {
         log_(LogLevel::Warning, "GTLS0304: " + id_ + ": " + path_ + ": " + warning);
     }
-    auto staple = std::make_shared<const Staple>(Staple{std::move(verdict.der), verdict.this_update, verdict.next_update});
+    auto staple = std::make_shared<const Staple>(
+        Staple{std::move(verdict.der), verdict.this_update, verdict.next_update, identity});
     current_.store(staple, std::memory_order_release);
-    last_problem_key_.clear();
-    last_problem_.clear();
+    clear_problem();
     log_(LogLevel::Info, "GTLS0301: " + id_ + ": stapling OCSP response from " + path_ + " (thisUpdate " +
                              format_utc(staple->this_update) + ", nextUpdate " + format_utc(staple->next_update) + ")");
 }
 
-StapleStatus StapleSource::status() const {
+StapleStatus StapleSource::status() const { return status(clock_.now()); }
+
+StapleStatus StapleSource::status(TimePoint now) const {
     StapleStatus status;
     status.id = id_;
     status.path = path_;
     status.staple = current_.load();
-    status.serving = status.staple && valid_at(*status.staple, clock_.now());
-    status.last_check = TimePoint(TimePoint::duration(last_check_.load()));
-    status.served = served_.load();
-    std::lock_guard lock(refresh_mutex_);
+    status.serving = status.staple && valid_at(*status.staple, now);
+    if (checked_.load(std::memory_order_acquire)) {
+        status.last_check = TimePoint(TimePoint::duration(last_check_.load(std::memory_order_relaxed)));
+    }
+    status.served = served_.load(std::memory_order_relaxed);
+    std::lock_guard lock(status_mutex_);
     status.last_problem = last_problem_;
     return status;
 }

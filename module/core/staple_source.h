@@ -1,6 +1,12 @@
 // The OCSP staple of one certificate (vhost, certificate index): read from its
 // response file, validated, held as an immutable in-memory snapshot, and
 // re-read when the file changes.
+//
+// Threads: one StapleSource is shared by every thread of a process. Handshake
+// threads call staple_for_handshake() (lock-free for practical purposes: one
+// atomic shared_ptr load, never a lock a file operation holds); one refresher
+// thread at a time does the file work (refresh() try-locks); the status page
+// calls status().
 #pragma once
 
 #include "core/clock.h"
@@ -18,72 +24,103 @@
 namespace gtls {
 
 enum class LogLevel { Error, Warning, Info, Debug };
+// Receives one finished log line: "GTLS03xx: <id>: <what>, <file>, <reason>".
+// Called on the thread doing load_initial()/refresh(), never from a handshake.
 using LogSink = std::function<void(LogLevel, const std::string& message)>;
 
-// A validated response; immutable once published.
-struct Staple {
-    std::vector<unsigned char> der;
-    TimePoint this_update;
-    TimePoint next_update;
+// Which state of a file was read: any write, truncation, rename over it or
+// chmod changes at least one field.
+struct FileIdentity {
+    unsigned long long device = 0;
+    unsigned long long inode = 0;
+    unsigned long long size = 0;
+    long long mtime_ns = 0;
+    long long ctime_ns = 0;
+    bool operator==(const FileIdentity&) const = default;
 };
 
-// What the status page shows for one certificate.
+// A validated response; immutable once published, shared by every handshake
+// that staples it (keep the shared_ptr, not a pointer into it).
+struct Staple {
+    std::vector<unsigned char> der;  // what is sent to clients (PEM files are converted)
+    TimePoint this_update;
+    TimePoint next_update;
+    FileIdentity file;               // the file state it was read from
+};
+
+// What the status page shows for one certificate; a copy, owned by the caller.
 struct StapleStatus {
     std::string id;
     std::string path;
-    bool serving = false;           // a staple is valid now
-    std::shared_ptr<const Staple> staple;
-    std::string last_problem;       // "verdict-name: reason" of the last rejected file state, or ""
-    TimePoint last_check{};
+    bool serving = false;           // a staple is valid at the time asked
+    std::shared_ptr<const Staple> staple;  // the current snapshot (may be stale), or nullptr
+    std::string last_problem;       // log line of the last rejected file state, "" once a file is accepted
+    TimePoint last_check{};         // when the file was last looked at (epoch if never)
     unsigned long long served = 0;  // staples handed to handshakes
 };
 
 class StapleSource {
 public:
-    // `id` is "ServerName:port#index" for log lines; leaf and issuer are copied.
-    // `check_interval` 0 means "whenever refresh_due is asked". Problems are
-    // logged as errors when the leaf is must-staple (clients will refuse the
-    // certificate without a staple), else as warnings (revoked: always error).
-    // Nothing is read until load_initial() or refresh().
+    // `id` is "ServerName:port#index" for log lines; `path` the response file;
+    // leaf and issuer are borrowed for the call and copied (the source owns its
+    // copies). `check_interval` 0 means refresh_due() is always true. Problems
+    // are logged as errors when `must_staple` (clients refuse the certificate
+    // without a staple), else as warnings; revoked is always an error. `clock`
+    // must outlive the source. Nothing is read until load_initial() or refresh().
+    // Throws std::runtime_error if a certificate cannot be copied.
     StapleSource(std::string id, std::string path, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
                  std::chrono::seconds check_interval, bool must_staple, const Clock& clock, LogSink log);
     StapleSource(const StapleSource&) = delete;
     StapleSource& operator=(const StapleSource&) = delete;
 
-    // First read at startup; logs the outcome. Same as refresh() but always reads.
+    // First read at startup: like refresh() but always reads the file and waits
+    // for a concurrent refresh instead of skipping. Logs the outcome (GTLS0301 on
+    // success). Throws only what allocation or the log sink throw.
     void load_initial();
+    void load_initial(TimePoint now);
 
-    // Re-checks the file if its identity (inode, size, mtime, ctime) changed:
-    // reads it (size-capped), validates it and publishes it only if valid. An
-    // invalid, unreadable or missing file keeps the current staple (served until
-    // its own nextUpdate) and is logged once per file state and reason. At most
-    // one thread refreshes at a time: a concurrent caller returns at once.
-    void refresh();
+    // Stats the file; only if its identity (device, inode, size, mtime, ctime)
+    // changed since the last read, reads it (files over kMaxOcspResponseSize are
+    // refused from their size alone), validates it and publishes it only if
+    // valid. An invalid, unreadable or missing file keeps the current staple
+    // (served until its own nextUpdate) and is logged once per file state and
+    // reason. A file that changed while being read, or whose response is not yet
+    // valid, is read again at the next call. Returns false at once, doing
+    // nothing, when another thread is refreshing; true when this call checked.
+    // Pacing is the caller's: call it when refresh_due(). Any thread; throws only
+    // what allocation or the log sink throw.
+    bool refresh();
+    bool refresh(TimePoint now);
 
-    // True when check_interval has passed since the last check.
+    // True when check_interval has passed since the last check (or none was
+    // made). Any thread.
     bool refresh_due() const noexcept;
+    bool refresh_due(TimePoint now) const noexcept;
     std::chrono::seconds check_interval() const noexcept { return check_interval_; }
 
-    // The handshake path: no I/O and no lock a slow operation holds. The
-    // current staple if it is valid now (thisUpdate not beyond the allowed skew,
-    // nextUpdate in the future), else nullptr. Any thread.
+    // The handshake path: no I/O, no lock a slow operation holds, no throw. The
+    // current staple if it is valid at `now` (thisUpdate at most
+    // kMaxOcspClockSkew ahead, nextUpdate after `now`), else nullptr; counts
+    // what it hands out. The caller shares ownership of the immutable snapshot.
+    // Any thread.
     std::shared_ptr<const Staple> staple_for_handshake() noexcept;
+    std::shared_ptr<const Staple> staple_for_handshake(TimePoint now) noexcept;
 
+    // A snapshot of the state for the status page; does not wait for a refresh.
+    // Any thread.
     StapleStatus status() const;
+    StapleStatus status(TimePoint now) const;
+
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
 
 private:
-    struct FileIdentity {
-        unsigned long long device = 0, inode = 0, size = 0;
-        long long mtime_ns = 0, ctime_ns = 0;
-        bool operator==(const FileIdentity&) const = default;
-    };
-
-    void check_file(bool force);
+    void check_file(TimePoint now, bool force);
     void report_problem(LogLevel level, const std::string& key, const std::string& message);
+    void clear_problem();
+    void forget_identity() noexcept { have_identity_ = false; }
     void note_expiry(TimePoint now);
-    bool valid_at(const Staple& staple, TimePoint now) const noexcept;
+    static bool valid_at(const Staple& staple, TimePoint now) noexcept;
 
     const std::string id_;
     const std::string path_;
@@ -96,15 +133,20 @@ private:
 
     std::atomic<std::shared_ptr<const Staple>> current_;
     std::atomic<TimePoint::rep> last_check_{0};
+    std::atomic<bool> checked_{false};
     std::atomic<unsigned long long> served_{0};
 
-    // Guarded by refresh_mutex_ (taken with try_lock only).
-    mutable std::mutex refresh_mutex_;
+    // Held by the one thread doing file work (refresh takes it with try_lock).
+    std::mutex refresh_mutex_;
+    // Guarded by refresh_mutex_.
     bool have_identity_ = false;
     FileIdentity identity_;
     std::string last_problem_key_;
-    std::string last_problem_;
-    const Staple* expiry_reported_for_ = nullptr;
+    std::weak_ptr<const Staple> expiry_reported_for_;
+
+    // Short critical sections only: what status() copies.
+    mutable std::mutex status_mutex_;
+    std::string last_problem_;  // guarded by status_mutex_
 };
 
 }  // namespace gtls

@@ -4,10 +4,14 @@
 #include "ocsp_fixtures.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <thread>
 
 namespace gtls {
@@ -30,11 +34,19 @@ protected:
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
-    std::unique_ptr<StapleSource> make(std::chrono::seconds interval = 1s) {
-        return std::make_unique<StapleSource>("a.test:443#0", path_, leaf_.get(), issuer_.get(), interval, false, clock_,
-                                              [this](LogLevel level, const std::string& message) {
-                                                  logs_.emplace_back(level, message);
+    std::unique_ptr<StapleSource> make(std::chrono::seconds interval = 1s, bool must_staple = false) {
+        return std::make_unique<StapleSource>("a.test:443#0", path_, leaf_.get(), issuer_.get(), interval, must_staple,
+                                              clock_, [this](LogLevel level, const std::string& message) {
+                                                  {
+                                                      std::lock_guard lock(logs_mutex_);
+                                                      logs_.emplace_back(level, message);
+                                                  }
+                                                  if (on_log_) on_log_(message);
                                               });
+    }
+    // The validity window of a fixture response.
+    OcspVerdict verdict_of(const std::string& fixture) {
+        return validate_ocsp_response(fixture_bytes(fixture), leaf_.get(), issuer_.get(), clock_.now());
     }
 
     // Atomic replacement, as an admin's job should do it.
@@ -53,16 +65,27 @@ protected:
         return staple ? staple->der : std::vector<unsigned char>{};
     }
     int count_logs(const std::string& needle) const {
+        std::lock_guard lock(logs_mutex_);
         int n = 0;
         for (const auto& [level, message] : logs_) n += message.find(needle) != std::string::npos;
         return n;
+    }
+    LogLevel level_of(const std::string& needle) const {
+        std::lock_guard lock(logs_mutex_);
+        for (const auto& [level, message] : logs_) {
+            if (message.find(needle) != std::string::npos) return level;
+        }
+        ADD_FAILURE() << "no log line with " << needle;
+        return LogLevel::Debug;
     }
 
     std::filesystem::path dir_;
     std::string path_;
     OwnedCrt leaf_, issuer_;
     ManualClock clock_;
+    mutable std::mutex logs_mutex_;
     std::vector<std::pair<LogLevel, std::string>> logs_;
+    std::function<void(const std::string&)> on_log_;  // runs on the logging thread
 };
 
 TEST_F(StapleSourceTest, FirstLoadServesTheFileBytes) {
@@ -173,14 +196,20 @@ TEST_F(StapleSourceTest, InvalidAtStartMeansNoStaple) {
 TEST_F(StapleSourceTest, ChecksArePacedByTheInterval) {
     install("good-ecdsa.der");
     auto source = make(5s);
+    EXPECT_TRUE(source->refresh_due()) << "due before the first check";
     source->load_initial();
+    EXPECT_FALSE(source->refresh_due());
+    install("delegated.der");  // a change is not looked for until the caller finds the check due
     clock_.advance(4s);
     EXPECT_FALSE(source->refresh_due());
     clock_.advance(1s);
     EXPECT_TRUE(source->refresh_due());
     source->refresh();
     EXPECT_FALSE(source->refresh_due());
+    EXPECT_EQ(served(*source), fixture_bytes("delegated.der"));
     auto zero = make(0s);
+    EXPECT_TRUE(zero->refresh_due());
+    zero->refresh();
     EXPECT_TRUE(zero->refresh_due());
 }
 
@@ -210,6 +239,235 @@ TEST_F(StapleSourceTest, ConcurrentRefreshesNeverServeAnythingButValidResponses)
     stop = true;
     for (auto& t : readers) t.join();
     EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(StapleSourceTest, StapleRecordsTheFileStateItCameFrom) {
+    install("good-ecdsa.der");
+    struct stat info {};
+    ASSERT_EQ(::stat(path_.c_str(), &info), 0);
+    auto source = make();
+    source->load_initial();
+    auto staple = source->staple_for_handshake();
+    ASSERT_TRUE(staple);
+    EXPECT_EQ(staple->file.inode, static_cast<unsigned long long>(info.st_ino));
+    EXPECT_EQ(staple->file.size, static_cast<unsigned long long>(info.st_size));
+    EXPECT_EQ(staple->file.mtime_ns, static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec);
+    auto verdict = verdict_of("good-ecdsa.der");
+    EXPECT_EQ(staple->this_update, verdict.this_update);
+    EXPECT_EQ(staple->next_update, verdict.next_update);
+}
+
+TEST_F(StapleSourceTest, PemFileIsStapledAsDer) {
+    install("good-ecdsa.pem");
+    auto source = make();
+    source->load_initial();
+    EXPECT_EQ(served(*source), fixture_bytes("good-ecdsa.der"));
+}
+
+TEST_F(StapleSourceTest, ExplicitTimesOverrideTheClock) {
+    install("good-ecdsa.der");
+    auto verdict = verdict_of("good-ecdsa.der");
+    auto source = make();
+    source->load_initial(verdict.this_update);
+    EXPECT_TRUE(source->staple_for_handshake(verdict.this_update));
+    EXPECT_TRUE(source->staple_for_handshake(verdict.next_update - 1s));
+    EXPECT_FALSE(source->staple_for_handshake(verdict.next_update));
+    EXPECT_FALSE(source->staple_for_handshake(verdict.this_update - kMaxOcspClockSkew - 1s));
+    EXPECT_EQ(source->status().served, 2u);
+    EXPECT_FALSE(source->status(verdict.next_update).serving);
+    EXPECT_EQ(source->status().last_check, verdict.this_update);
+    EXPECT_FALSE(source->refresh_due(verdict.this_update + 999ms));
+    EXPECT_TRUE(source->refresh_due(verdict.this_update + 1s));
+}
+
+TEST_F(StapleSourceTest, ConcurrentRefreshReturnsAtOnce) {
+    install("good-ecdsa.der");
+    auto source = make(0s);
+    source->load_initial();
+    install("delegated.der");
+    // The first refresher stops inside its log call (it holds the refresh lock).
+    std::promise<void> inside, release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> blocked{false};
+    on_log_ = [&](const std::string& message) {
+        if (message.find("GTLS0301") != std::string::npos && !blocked.exchange(true)) {
+            inside.set_value();
+            released.wait();
+        }
+    };
+    auto first = std::async(std::launch::async, [&] { return source->refresh(); });
+    struct Release {  // never leave the first refresher blocked, even when an assertion fails
+        std::promise<void>& promise;
+        bool done = false;
+        void now() { if (!std::exchange(done, true)) promise.set_value(); }
+        ~Release() { now(); }
+    } releaser{release};
+    ASSERT_EQ(inside.get_future().wait_for(10s), std::future_status::ready);
+
+    auto second = std::async(std::launch::async, [&] { return source->refresh(); });
+    ASSERT_EQ(second.wait_for(5s), std::future_status::ready) << "a concurrent refresh waited";
+    EXPECT_FALSE(second.get());
+    // Handshakes and the status page do not wait either; the new staple is out.
+    auto during = std::async(std::launch::async, [&] { return std::make_pair(served(*source), source->status().id); });
+    ASSERT_EQ(during.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(during.get().first, fixture_bytes("delegated.der"));
+
+    releaser.now();
+    EXPECT_TRUE(first.get());
+    EXPECT_TRUE(source->refresh());
+}
+
+TEST_F(StapleSourceTest, HalfWrittenFileIsNeverStapledAndIsReadAgainWhenCompleted) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    // A writer caught half way: same file, first half of the new response.
+    auto full = fixture_bytes("delegated.der");
+    {
+        std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(full.data()), static_cast<std::streamsize>(full.size() / 2));
+    }
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("good-ecdsa.der"));
+    EXPECT_EQ(count_logs("(unparsable)"), 1);
+    // The writer finishes: read again, although the half was already judged.
+    {
+        std::ofstream out(path_, std::ios::binary | std::ios::app);
+        out.write(reinterpret_cast<const char*>(full.data() + full.size() / 2),
+                  static_cast<std::streamsize>(full.size() - full.size() / 2));
+    }
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), full);
+    EXPECT_EQ(count_logs("(unparsable)"), 1);
+    EXPECT_EQ(source->status().last_problem, "");
+}
+
+TEST_F(StapleSourceTest, NotYetValidResponseIsReconsideredAsTimePasses) {
+    install("good-ecdsa.der");
+    auto verdict = verdict_of("good-ecdsa.der");
+    clock_.set(verdict.this_update - 10min);
+    auto source = make();
+    source->load_initial();
+    EXPECT_TRUE(served(*source).empty());
+    EXPECT_EQ(count_logs("(not-yet-valid)"), 1);
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_TRUE(served(*source).empty());
+    EXPECT_EQ(count_logs("(not-yet-valid)"), 1) << "logged once although read again";
+    clock_.advance(6min);  // now within the allowed skew, the file unchanged
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("good-ecdsa.der"));
+}
+
+TEST_F(StapleSourceTest, LogsOncePerFileStateAndReason) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    auto refresh_a_few_times = [&] {
+        for (int i = 0; i < 3; ++i) {
+            clock_.advance(2s);
+            source->refresh();
+        }
+    };
+    install("truncated.der");
+    refresh_a_few_times();
+    EXPECT_EQ(count_logs("(unparsable)"), 1);
+    install("truncated.der");  // the same bytes again, a new file: a new event
+    refresh_a_few_times();
+    EXPECT_EQ(count_logs("(unparsable)"), 2);
+    std::filesystem::remove(path_);
+    refresh_a_few_times();
+    EXPECT_EQ(count_logs("GTLS0303"), 1);
+    EXPECT_EQ(level_of("GTLS0303"), LogLevel::Warning);
+    EXPECT_NE(source->status().last_problem.find("GTLS0303"), std::string::npos);
+    install("good-no-certs.der");
+    refresh_a_few_times();
+    EXPECT_EQ(count_logs("GTLS0301"), 2);
+    EXPECT_EQ(source->status().last_problem, "");
+    install("truncated.der");
+    refresh_a_few_times();
+    EXPECT_EQ(count_logs("(unparsable)"), 3);
+    EXPECT_EQ(served(*source), fixture_bytes("good-no-certs.der"));
+}
+
+TEST_F(StapleSourceTest, MustStapleProblemsAreErrors) {
+    install("unknown.der");
+    auto source = make(1s, true);
+    source->load_initial();
+    EXPECT_EQ(level_of("(unknown)"), LogLevel::Error);
+    EXPECT_NE(logs_.back().second.find("does not know"), std::string::npos) << logs_.back().second;
+}
+
+TEST_F(StapleSourceTest, OversizedFileIsRefusedFromItsSize) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    {
+        std::ofstream out(path_ + ".big", std::ios::binary);
+    }
+    std::filesystem::resize_file(path_ + ".big", 1ull << 30);  // sparse: 1 GiB of nothing
+    std::filesystem::rename(path_ + ".big", path_);
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(count_logs("(too-large)"), 1);
+    EXPECT_EQ(count_logs("1073741824 bytes"), 1);
+    EXPECT_EQ(served(*source), fixture_bytes("good-ecdsa.der"));
+}
+
+TEST_F(StapleSourceTest, SpecialFilesAreRefusedWithoutBlocking) {
+    ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);  // opening a FIFO for reading could block forever
+    auto source = make();
+    source->load_initial();
+    EXPECT_EQ(count_logs("not a regular file"), 1);
+    std::filesystem::remove(path_);
+    std::filesystem::create_directory(path_);
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(count_logs("not a regular file") + count_logs("Is a directory"), 1);
+    EXPECT_TRUE(served(*source).empty());
+}
+
+TEST_F(StapleSourceTest, UnreadableFileExplainsWhoReadsIt) {
+    install("good-ecdsa.der");
+    ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+    ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+    // As root the file stays readable: check as an unprivileged user in a child.
+    EXPECT_EXIT(
+        {
+            if (::geteuid() == 0 && ::setuid(65534) != 0) std::_Exit(3);
+            auto source = make();
+            source->load_initial();
+            bool ok = count_logs("GTLS0303") == 1 && count_logs("Permission denied") == 1 &&
+                      count_logs("as httpd's User") == 1 && served(*source).empty();
+            std::_Exit(ok ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(StapleSourceTest, StatusReportsTheLastCheckAndProblem) {
+    install("good-ecdsa.der");
+    auto source = make();
+    auto before = source->status();
+    EXPECT_EQ(before.last_check, TimePoint{});
+    EXPECT_FALSE(before.serving);
+    EXPECT_FALSE(before.staple);
+    EXPECT_EQ(before.id, "a.test:443#0");
+    EXPECT_EQ(before.path, path_);
+    source->load_initial();
+    EXPECT_EQ(source->status().last_check, clock_.now());
+    install("revoked.der");
+    clock_.advance(2s);
+    source->refresh();
+    auto after = source->status();
+    EXPECT_EQ(after.last_check, clock_.now());
+    EXPECT_TRUE(after.serving);
+    EXPECT_NE(after.last_problem.find("(revoked)"), std::string::npos);
+    EXPECT_EQ(after.served, 0u);
+    served(*source);
+    served(*source);
+    EXPECT_EQ(source->status().served, 2u);
 }
 
 }  // namespace
