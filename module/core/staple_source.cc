@@ -105,7 +105,7 @@ std::shared_ptr<const Staple> StapleSource::staple_for_handshake() noexcept {
 }
 
 std::shared_ptr<const Staple> StapleSource::staple_for_handshake(TimePoint now) noexcept {
-    std::shared_ptr<const Staple> staple = current_.load(std::memory_order_acquire);
+    std::shared_ptr<const Staple> staple = current_.load();
     if (!staple || !valid_at(*staple, now)) return nullptr;
     served_.fetch_add(1, std::memory_order_relaxed);
     return staple;
@@ -214,7 +214,7 @@ void StapleSource::check_file(TimePoint now, bool force) {
     }
     auto staple = std::make_shared<const Staple>(
         Staple{std::move(verdict.der), verdict.this_update, verdict.next_update, identity});
-    current_.store(staple, std::memory_order_release);
+    current_.store(staple);
     clear_problem();
     log_(LogLevel::Info, "GTLS0301: " + id_ + ": stapling OCSP response from " + path_ + " (thisUpdate " +
                              format_utc(staple->this_update) + ", nextUpdate " + format_utc(staple->next_update) + ")");

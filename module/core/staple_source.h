@@ -3,8 +3,8 @@
 // re-read when the file changes.
 //
 // Threads: one StapleSource is shared by every thread of a process. Handshake
-// threads call staple_for_handshake() (lock-free for practical purposes: one
-// atomic shared_ptr load, never a lock a file operation holds); one refresher
+// threads call staple_for_handshake() (one SnapshotSlot load: a pointer copy,
+// never a lock a file operation holds); one refresher
 // thread at a time does the file work (refresh() try-locks); the status page
 // calls status().
 #pragma once
@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/ocsp_response.h"
 #include "core/owned.h"
+#include "core/staple_snapshot.h"
 
 #include <atomic>
 #include <chrono>
@@ -131,7 +132,7 @@ private:
     const Clock& clock_;
     LogSink log_;
 
-    std::atomic<std::shared_ptr<const Staple>> current_;
+    SnapshotSlot<Staple> current_;
     std::atomic<TimePoint::rep> last_check_{0};
     std::atomic<bool> checked_{false};
     std::atomic<unsigned long long> served_{0};
