@@ -9,10 +9,12 @@ namespace gtls {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// All logic asks a Clock (or takes an explicit `now`); only the httpd layer
+// constructs a SystemClock. Implementations must be callable from any thread.
 class Clock {
 public:
     virtual ~Clock() = default;
-    // Any thread.
+    // The current time. Any thread; never throws.
     virtual TimePoint now() const noexcept = 0;
 };
 
@@ -21,7 +23,8 @@ public:
     TimePoint now() const noexcept override { return std::chrono::system_clock::now(); }
 };
 
-// A clock tests move by hand; thread-safe.
+// A clock tests move by hand (forwards or backwards); thread-safe. Starts at
+// `start`, by default the real time of construction.
 class ManualClock final : public Clock {
 public:
     explicit ManualClock(TimePoint start = std::chrono::system_clock::now()) : now_(start.time_since_epoch().count()) {}
@@ -33,9 +36,10 @@ private:
     std::atomic<TimePoint::rep> now_;
 };
 
-// "2026-11-25T04:24:10Z"
+// "2026-11-25T04:24:10Z" (seconds, UTC), for log lines and the status page. Any thread.
 std::string format_utc(TimePoint t);
 
+// A time_t (as GnuTLS returns them) as a TimePoint.
 inline TimePoint from_time_t(long long seconds) { return std::chrono::system_clock::from_time_t(static_cast<time_t>(seconds)); }
 
 }  // namespace gtls

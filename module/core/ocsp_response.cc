@@ -227,14 +227,17 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
         return reject(std::move(verdict), OcspVerdictCode::WrongCertificate, reason);
     }
 
-    // RFC 6960 section 4.2.2.2: the key that signs a response MUST belong to the CA
-    // that issued the certificate in question, or to an Authorized Responder that this
-    // CA issued and marked with id-kp-OCSPSigning. gnutls_ocsp_resp_verify_direct finds
-    // a signer certificate included in the response, checks that `issuer` issued it and
-    // that it has id-kp-OCSPSigning, then checks the signature; its return code only
-    // says whether it could run, the verdict is in `verify`.
-    // Note: GnuTLS checks the delegated signer's validity period against the system
-    // clock, not against `now`.
+    // RFC 6960 section 4.2.2.2: "The key used to sign the response MUST belong to one
+    // of the following: - the CA who issued the certificate in question - a Trusted
+    // Responder whose public key is trusted by the requestor - a CA Designated
+    // Responder (Authorized Responder ...) who holds a specially marked certificate
+    // issued directly by the CA". There is no locally trusted responder here.
+    // gnutls_ocsp_resp_verify_direct finds the signer certificate among those the
+    // response includes (else takes `issuer`), checks that `issuer` issued it and that
+    // it has id-kp-OCSPSigning, then checks the signature. Its return code only says
+    // whether it could run; the verdict is in `verify`.
+    // Caveat: GnuTLS checks a delegated signer certificate's validity period against
+    // the system clock, not against `now`.
     unsigned verify = 0;
     rc = gnutls_ocsp_resp_verify_direct(raw, issuer, &verify, 0);
     if (rc >= 0 && verify == GNUTLS_OCSP_VERIFY_SIGNATURE_FAILURE && !responder_is_issuer(raw, issuer, leaf)) {
@@ -263,10 +266,18 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
     if (first.status != GNUTLS_OCSP_CERT_GOOD) {
         return reject(std::move(verdict), OcspVerdictCode::Unknown, "the responder does not know the certificate");
     }
+    // RFC 6960 section 4.2.2.1: "Responses whose nextUpdate value is earlier than the
+    // local system time value SHOULD be considered unreliable. Responses whose
+    // thisUpdate time is later than the local system time SHOULD be considered
+    // unreliable." thisUpdate is allowed kMaxOcspClockSkew of responder clock skew.
     if (verdict.this_update > now + kMaxOcspClockSkew) {
         return reject(std::move(verdict), OcspVerdictCode::NotYetValid,
-                      "thisUpdate " + format_utc(verdict.this_update) + " is in the future");
+                      "thisUpdate " + format_utc(verdict.this_update) + " is in the future (more than " +
+                          std::to_string(kMaxOcspClockSkew.count()) + " minutes after now, " + format_utc(now) + ")");
     }
+    // Section 2.4: "If nextUpdate is not set, the responder is indicating that newer
+    // revocation information is available all the time." Such a response has no end
+    // of validity, so it is never stapled.
     if (!verdict.has_next_update) {
         return reject(std::move(verdict), OcspVerdictCode::NoNextUpdate,
                       "the response has no nextUpdate, so nobody can tell when it goes stale");
@@ -276,7 +287,8 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
                       "nextUpdate " + format_utc(verdict.next_update) + " has passed");
     }
     if (first.digest != GNUTLS_DIG_SHA1) {
-        verdict.warnings.push_back(std::string("the CertID uses ") + gnutls_digest_get_name(first.digest) +
+        const char* name = gnutls_digest_get_name(first.digest);
+        verdict.warnings.push_back(std::string("the CertID uses ") + (name ? name : "an unnamed hash") +
                                    "; some clients only match SHA-1 CertIDs");
     }
     verdict.code = OcspVerdictCode::Good;
