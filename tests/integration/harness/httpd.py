@@ -18,6 +18,10 @@ GTLS_MODULE = os.environ.get("GTLS_MODULE", str(Path(__file__).resolve().parents
 BASE_MODULES = ["authz_core", "mime", "dir", "alias", "headers", "rewrite", "env", "setenvif",
                 "socache_shmcb", "http2", "cgid", "status"]
 SERIOUS_LEVELS = re.compile(r"\] \[[\w]*:(error|crit|alert|emerg)\] ")
+# A crashed child is reported by the parent at `notice` level only (AH00052
+# "child pid N exit signal Segmentation fault"), a crash in the parent as AH00060:
+# these fail a test like an error-level line does.
+CRASHES = re.compile(r"AH0005[12]|AH00060|exit signal|seg fault")
 
 
 def free_port() -> int:
@@ -58,6 +62,7 @@ class Httpd:
         self.error_log = self.root / "logs" / "error.log"
         self.pid_file = self.root / "logs" / "httpd.pid"
         self.allowed_errors = []
+        self.problems = []  # harness-detected failures (e.g. httpd did not stop)
         self.started = False
         (self.root / "htdocs" / "index.html").write_text("default\n")
 
@@ -122,8 +127,11 @@ class Httpd:
         return subprocess.run([HTTPD, "-d", str(self.root), "-f", str(self.conf_path), *args],
                               capture_output=True, text=True, timeout=120, check=False, env=env)
 
-    def configtest(self):
-        """(exit code, combined output) of `httpd -t` on the current config."""
+    def configtest(self, conf: str = None):
+        """(exit code, combined output) of `httpd -t`; with `conf`, on the base
+        config plus `conf` (written first), otherwise on the current config."""
+        if conf is not None:
+            self.write_config(conf)
         result = self._ctl("-t")
         return result.returncode, result.stdout + result.stderr
 
@@ -171,6 +179,7 @@ class Httpd:
             except ProcessLookupError:
                 return
             time.sleep(0.05)
+        self.problems.append(f"httpd (pid {pid}) did not stop within 15 s of `-k stop`; killed")
         os.kill(pid, signal.SIGKILL)
 
     def cleanup(self):
@@ -191,8 +200,10 @@ class Httpd:
         return [p.read_text(errors="replace") for p in (self.root / "logs").glob("sanitizer*")]
 
     def unexpected_errors(self):
-        bad = self.sanitizer_reports()
+        bad = self.sanitizer_reports() + list(self.problems)
         for line in self.read_error_log().splitlines():
-            if SERIOUS_LEVELS.search(line) and not any(p.search(line) for p in self.allowed_errors):
+            if CRASHES.search(line):
+                bad.append(line)  # a crash is never whitelisted
+            elif SERIOUS_LEVELS.search(line) and not any(p.search(line) for p in self.allowed_errors):
                 bad.append(line)
         return bad
