@@ -49,12 +49,18 @@ def test_client_signature_algorithms_pick_the_chain(dual_cert_server, pki, port,
     assert rsa_only == pem_body(rsa.cert.read_text())
 
 
-def test_gnutls_client_with_only_ecdsa_gets_ecdsa(dual_cert_server, pki, port):
-    code, out = gnutls_cli(port, "a.test", pki.ca, priority="NORMAL:-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256",
+@pytest.mark.parametrize("version", ["+VERS-TLS1.2", "+VERS-TLS1.3"])
+@pytest.mark.parametrize("signatures,expected", [
+    ("+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SHA256", "ecdsa"),
+    ("+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256", "rsa"),
+])
+def test_gnutls_client_signature_algorithms_pick_the_chain(dual_cert_server, pki, port, version, signatures,
+                                                            expected):
+    _, rsa, ecdsa = dual_cert_server
+    code, out = gnutls_cli(port, "a.test", pki.ca, priority=f"NORMAL:-VERS-ALL:{version}:-SIGN-ALL:{signatures}",
                            extra=["--print-cert"])
     assert code == 0, out
-    _, _, ecdsa = dual_cert_server
-    assert pem_body(out) == pem_body(ecdsa.cert.read_text())
+    assert pem_body(out) == pem_body({"rsa": rsa, "ecdsa": ecdsa}[expected].cert.read_text())
 
 
 def test_http2_via_alpn(dual_cert_server, pki, port):

@@ -18,7 +18,7 @@ def three_vhosts(httpd_factory, pki, port):
         root = server.docroot(name)
         (root / "index.html").write_text(f"site {name}\n")
         conf += tls_vhost(port, name, [leaves[name]], aliases=aliases,
-                          extra=f'  DocumentRoot "{root}"')
+                          extra=f'  DocumentRoot "{root}"\n  Protocols h2 http/1.1')
     server.write_config(conf)
     server.start(wait_port=port)
     return server, leaves
@@ -39,15 +39,37 @@ def test_each_name_gets_its_certificate_and_content(three_vhosts, pki, port, sni
 def test_unknown_sni_gets_the_default_vhost(three_vhosts, pki, port):
     _, leaves = three_vhosts
     # The default vhost's certificate does not name "other.test", so only look at what is served.
-    code_leaf = served_leaf_unverified(port, "other.test", pki.ca)
-    assert code_leaf == pem_body(leaves["a.test"].cert.read_text())
+    assert served_leaf_unverified(port, ["-servername", "other.test"]) == pem_body(leaves["a.test"].cert.read_text())
+    # Host other.test also falls to the default vhost, so SNI and Host agree: no 421.
+    status, _, body, err = curl(f"https://other.test:{port}/", pki.ca, "other.test", port, extra=["-k"])
+    assert (status, body) == (200, b"site a.test\n"), err
 
 
 def test_no_sni_gets_the_default_vhost(three_vhosts, pki, port):
     _, leaves = three_vhosts
+    assert served_leaf_unverified(port, ["-noservername"]) == pem_body(leaves["a.test"].cert.read_text())
+    # curl sends no SNI for an IP address.
     status, _, body, err = curl(f"https://127.0.0.1:{port}/", pki.ca, extra=["-k", "-H", "Host: a.test"])
     assert status == 200, err
     assert body == b"site a.test\n"
+
+
+def test_no_sni_lets_host_choose(three_vhosts, pki, port):
+    # Documented: the 421 check applies only when the client sent SNI (as mod_ssl).
+    status, _, body, err = curl(f"https://127.0.0.1:{port}/", pki.ca, extra=["-k", "-H", "Host: b.test"])
+    assert (status, body) == (200, b"site b.test\n"), err
+
+
+@pytest.mark.parametrize("sni,host,site", [
+    ("a.test", "A.Test", "a.test"),            # case-insensitive
+    ("a.test", "a.test:{port}", "a.test"),      # with the port
+    ("a.test", "a.test.", "a.test"),            # trailing dot
+    ("x.wild.test", "y.wild.test", "c.test"),  # another name of the same vhost
+])
+def test_host_variants_of_the_sni_vhost_are_not_misdirected(three_vhosts, pki, port, sni, host, site):
+    status, _, body, err = curl(f"https://{sni}:{port}/", pki.ca, sni, port,
+                                extra=["-H", f"Host: {host.format(port=port)}"])
+    assert (status, body) == (200, f"site {site}\n".encode()), err
 
 
 def test_host_naming_another_vhost_is_misdirected(three_vhosts, pki, port):
@@ -63,10 +85,11 @@ def test_host_naming_another_vhost_is_misdirected(three_vhosts, pki, port):
 def test_misdirected_over_http2(three_vhosts, pki, port):
     status, version, _, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port,
                                    extra=["--http2", "-H", "Host: c.test"])
-    assert status == 421, err
+    assert (status, version) == (421, "2"), err
 
 
-def served_leaf_unverified(port, sni, ca):
+def served_leaf_unverified(port, name_args):
+    """The leaf served to openssl s_client with `name_args` (-servername X / -noservername)."""
     from harness.clients import run
-    result = run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", sni], timeout=30)
+    result = run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *name_args], timeout=30)
     return pem_body(result.stdout.decode(errors="replace"))
