@@ -1,4 +1,7 @@
 """Session resumption as the client reports it: tickets and the session cache."""
+import subprocess
+import time
+
 import pytest
 
 from conftest import tls_vhost
@@ -65,3 +68,92 @@ def test_tickets_of_one_vhost_do_not_resume_on_another(httpd_factory, pki, port)
     assert code == 0, out
     code, out = s_client(port, "b.test", pki.ca, extra=["-tls1_3", "-sess_in", str(server.root / "s.pem")])
     assert "Reused" not in out
+
+
+GET = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+
+
+def openssl_resumes(port, pki, session, version_arg, extra=(), session_required=True):
+    """Full handshake saving the session, then a second connection offering it;
+    returns True when openssl reports the second one as reused. Without
+    `session_required`, no session to save (TLS 1.3 without tickets) means False."""
+    code, out = s_client(port, "a.test", pki.ca, extra=[version_arg, "-ign_eof", "-sess_out", str(session), *extra],
+                         input_bytes=GET)
+    assert code == 0, out
+    assert "HTTP/1.1 200" in out, out
+    if not session_required and not session.exists():
+        return False
+    assert session.exists() and session.stat().st_size > 0, out
+    code, out = s_client(port, "a.test", pki.ca, extra=[version_arg, "-ign_eof", "-sess_in", str(session), *extra],
+                         input_bytes=GET)
+    assert code == 0, out
+    assert "HTTP/1.1 200" in out, out
+    return "Reused, TLSv1" in out
+
+
+@pytest.mark.parametrize("version_arg", ["-tls1_2", "-tls1_3"])
+def test_openssl_ticket_resumption(httpd_factory, pki, port, tmp_path, version_arg):
+    start(httpd_factory, pki, port)
+    assert openssl_resumes(port, pki, tmp_path / "s.pem", version_arg)
+
+
+def test_openssl_tls12_session_id_cache(httpd_factory, pki, port, tmp_path):
+    start(httpd_factory, pki, port, vhost_extra="  GnuTLSSessionTickets Off", session_cache=True)
+    assert openssl_resumes(port, pki, tmp_path / "s.pem", "-tls1_2", extra=["-no_ticket"])
+
+
+def test_openssl_no_tickets_no_cache(httpd_factory, pki, port, tmp_path):
+    start(httpd_factory, pki, port, vhost_extra="  GnuTLSSessionTickets Off")
+    assert not openssl_resumes(port, pki, tmp_path / "s12.pem", "-tls1_2")
+    assert not openssl_resumes(port, pki, tmp_path / "s13.pem", "-tls1_3", session_required=False)
+
+
+def test_legacy_two_word_dbm_cache_resumes(httpd_factory, pki, port):
+    server = httpd_factory(extra_modules=["socache_dbm"])
+    server.write_config(f"GnuTLSCache dbm {server.root}/logs/gtls_cache\n"
+                        f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")], extra="  GnuTLSSessionTickets Off"))
+    server.start(wait_port=port)
+    assert resumed(port, pki, TLS12, extra=["--noticket"])
+
+
+@pytest.mark.parametrize("mode", ["tls13-ticket", "tls12-ticket", "tls12-cache"])
+def test_resumption_in_another_process(httpd_factory, pki, port, tmp_path, mode):
+    """prefork serves one connection per process: while the first connection is
+    still open, the resuming one is necessarily served by another process, so
+    ticket keys and the session cache must be shared across processes."""
+    server = httpd_factory(mpm="prefork")
+    tickets = "On" if "ticket" in mode else "Off"
+    cache = f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n" if mode == "tls12-cache" else ""
+    server.write_config(cache + "StartServers 3\nMinSpareServers 3\n" + f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                  extra=f"  GnuTLSSessionTickets {tickets}\n"
+                                        f'  CustomLog "{server.root}/logs/pids.log" "%P %{{SSL_SESSION_RESUMED}}x"'))
+    server.start(wait_port=port)
+    version_arg = "-tls1_3" if mode.startswith("tls13") else "-tls1_2"
+    extra = ["-no_ticket"] if mode == "tls12-cache" else []
+    session = tmp_path / "s.pem"
+    first = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "a.test",
+                              "-CAfile", str(pki.ca), version_arg, "-sess_out", str(session), *extra],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while not (session.exists() and session.stat().st_size > 0):
+            assert time.monotonic() < deadline and first.poll() is None, "no session from the first connection"
+            time.sleep(0.05)
+        # Keep the first connection (and its process) busy with a request in progress.
+        first.stdin.write(b"GET / HTTP/1.1\r\nHost: a.test\r\n")
+        first.stdin.flush()
+        code, out = s_client(port, "a.test", pki.ca,
+                             extra=[version_arg, "-ign_eof", "-sess_in", str(session), *extra], input_bytes=GET)
+        assert code == 0, out
+        assert "Reused, TLSv1" in out and "HTTP/1.1 200" in out, out
+    finally:
+        first.kill()
+        first.wait()
+    server.stop()  # flushes the access log
+    # The first connection's unfinished request is logged too, when it is cut.
+    entries = [line.split() for line in (server.root / "logs" / "pids.log").read_text().splitlines()]
+    resumed_pids = {pid for pid, how in entries if how == "Resumed"}
+    initial_pids = {pid for pid, how in entries if how == "Initial"}
+    assert len(resumed_pids) == 1 and resumed_pids.isdisjoint(initial_pids), entries
