@@ -3,7 +3,7 @@ mod_log_config %{…}x and the CGI environment."""
 import pytest
 
 from conftest import tls_vhost
-from harness.clients import curl
+from harness.clients import curl, s_client
 
 ENV_CGI = """#!/usr/bin/python3
 import os
@@ -71,3 +71,53 @@ def test_headers_and_log_see_variables(server, pki, port):
     protocol, cipher, path = line.split()
     assert (protocol, path) == ("TLSv1.3", "/yes.txt")
     assert cipher.startswith("TLS_")
+
+
+def test_cgi_sees_a_resumed_session(server, pki, port, tmp_path):
+    _, cgi = server
+    session = tmp_path / "session.pem"
+    request = f"GET {cgi} HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".encode()
+    code, out = s_client(port, "a.test", pki.ca, extra=["-tls1_3", "-ign_eof", "-sess_out", str(session)],
+                         input_bytes=request)
+    assert code == 0 and "SSL_SESSION_RESUMED=Initial" in out, out
+    code, out = s_client(port, "a.test", pki.ca, extra=["-tls1_3", "-ign_eof", "-sess_in", str(session)],
+                         input_bytes=request)
+    assert code == 0 and "Reused, TLSv1.3" in out, out
+    assert "SSL_SESSION_RESUMED=Resumed" in out, out
+    assert "HTTPS=on" in out
+
+
+def test_rewrite_ssl_variable_lookup(httpd_factory, pki, port):
+    # %{SSL:VAR} in mod_rewrite goes through the same ssl_var_lookup hook.
+    server = httpd_factory()
+    server.docroot().joinpath("tls13.txt").write_text("tls 1.3\n")
+    server.docroot().joinpath("other.txt").write_text("not tls 1.3\n")
+    extra = "\n".join([
+        "  RewriteEngine On",
+        "  RewriteCond %{SSL:SSL_PROTOCOL} =TLSv1.3",
+        "  RewriteRule ^/which$ /tls13.txt [L]",
+        "  RewriteRule ^/which$ /other.txt [L]",
+    ])
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                                                  extra=extra))
+    server.start(wait_port=port)
+    for args, expected in ((["--tlsv1.3"], b"tls 1.3\n"), (["--tls-max", "1.2"], b"not tls 1.3\n")):
+        status, _, body, err = curl(f"https://a.test:{port}/which", pki.ca, "a.test", port, extra=args)
+        assert (status, body) == (200, expected), err
+
+
+def test_plain_http_vhost_has_https_off(httpd_factory, pki, port):
+    # The same rules on a plain-HTTP port of the same server: HTTPS is not on there.
+    from harness.httpd import free_port
+    plain_port = free_port()
+    server = httpd_factory()
+    cgi = server.add_cgi("env.py", ENV_CGI)
+    server.write_config(f"Listen 127.0.0.1:{port}\nListen 127.0.0.1:{plain_port}\n"
+                        + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")])
+                        + f"<VirtualHost 127.0.0.1:{plain_port}>\n  ServerName a.test\n</VirtualHost>\n")
+    server.start(wait_port=port)
+    status, _, body, err = curl(f"http://127.0.0.1:{plain_port}{cgi}", pki.ca)
+    assert status == 200, err
+    assert b"HTTPS=on" not in body and b"SSL_PROTOCOL" not in body, body
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port)
+    assert status == 200 and b"HTTPS=on" in body, err

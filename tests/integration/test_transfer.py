@@ -47,6 +47,8 @@ def server(httpd_factory, pki, port):
 
 
 def curl_sha256(args):
+    """Streams curl's output through sha256; returns (digest, size, http version)."""
+    args = [args[0], "--max-time", "300", "-w", "%{stderr}HTTP-VERSION=%{http_version}", *args[1:]]
     curl = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     digest = hashlib.sha256()
     size = 0
@@ -55,7 +57,7 @@ def curl_sha256(args):
         size += len(chunk)
     _, err = curl.communicate(timeout=300)
     assert curl.returncode == 0, err
-    return digest.hexdigest(), size
+    return digest.hexdigest(), size, err.decode().rpartition("HTTP-VERSION=")[2]
 
 
 @pytest.mark.parametrize("http", ["--http1.1", "--http2"])
@@ -63,21 +65,24 @@ def test_1gib_download(server, pki, port, http):
     path = server.docroot() / "big.bin"
     expected = write_pseudo_random(path, 1 << 30)
     try:
-        digest, size = curl_sha256(["curl", "-sS", http, "--cacert", str(pki.ca), "--resolve",
+        digest, size, version = curl_sha256(["curl", "-sS", http, "--cacert", str(pki.ca), "--resolve",
                                     f"a.test:{port}:127.0.0.1", f"https://a.test:{port}/big.bin"])
     finally:
         path.unlink()
     assert size == 1 << 30
     assert digest == expected
+    assert version == ("2" if http == "--http2" else "1.1")
 
 
-def test_100mib_upload(server, pki, port, tmp_path):
+@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+def test_100mib_upload(server, pki, port, tmp_path, http):
     upload = tmp_path / "upload.bin"
     expected = write_pseudo_random(upload, 100 << 20)
-    result = subprocess.run(["curl", "-sS", "--http1.1", "--cacert", str(pki.ca), "--resolve",
+    result = subprocess.run(["curl", "-sS", "--max-time", "300", http, "-w", "\n%{http_version}", "--cacert", str(pki.ca), "--resolve",
                              f"a.test:{port}:127.0.0.1", "-H", "Content-Type: application/octet-stream",
                              "--data-binary", f"@{upload}", f"https://a.test:{port}/cgi-bin/hash.py"],
                             capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    digest, size = result.stdout.decode().split()
+    digest, size, version = result.stdout.decode().split()
     assert (digest, int(size)) == (expected, 100 << 20)
+    assert version == ("2" if http == "--http2" else "1.1")
