@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import tls_vhost
-from harness.clients import served_leaf, pem_body
+from harness.clients import curl, served_leaf, pem_body
 
 
 def https_get(port, context, path="/"):
@@ -39,31 +39,46 @@ class SniContext:
         return getattr(self.context, name)
 
 
+def curl_get_h2(pki, port):
+    """One HTTP/2 request by a curl process; (ok, error text)."""
+    status, version, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port,
+                                      extra=["--http2", "--max-time", "30"], timeout=40)
+    if (status, version, body) == (200, "2", b"default\n"):
+        return True, None
+    return False, f"curl h2: {status} {version} {body[:80]!r} {err.strip()}"
+
+
 def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
     server = httpd_factory(log_level="info")
-    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")]))
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                                                  extra="  Protocols h2 http/1.1"))
     server.start(wait_port=port)
     context = SniContext(client_context(pki))
     stop = threading.Event()
-    results = {"ok": 0, "failed": []}
+    results = {"ok": 0, "h2_ok": 0, "failed": []}
     lock = threading.Lock()
 
-    def load():
+    def load(use_curl):
         deadline = time.monotonic() + 300
         while not stop.is_set() and time.monotonic() < deadline:
             try:
-                status, body = https_get(port, context)
-                outcome = status == 200 and body == b"default\n"
-                error = None if outcome else f"status {status}"
+                if use_curl:
+                    outcome, error = curl_get_h2(pki, port)
+                else:
+                    status, body = https_get(port, context)
+                    outcome = status == 200 and body == b"default\n"
+                    error = None if outcome else f"status {status}"
             except Exception as e:  # noqa: BLE001 - every failure counts
                 outcome, error = False, repr(e)
             with lock:
                 if outcome:
                     results["ok"] += 1
+                    results["h2_ok"] += use_curl
                 else:
                     results["failed"].append(error)
 
-    threads = [threading.Thread(target=load) for _ in range(4)]
+    # Three Python ssl (HTTP/1.1) clients and one curl (HTTP/2) client.
+    threads = [threading.Thread(target=load, args=(i == 0,)) for i in range(4)]
     for thread in threads:
         thread.start()
     try:
@@ -77,6 +92,7 @@ def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
             thread.join(timeout=60)
     assert results["failed"] == [], results["failed"][:5]
     assert results["ok"] > 100
+    assert results["h2_ok"] > 10
 
 
 def test_graceful_applies_a_new_certificate(httpd_factory, pki, port):
@@ -91,6 +107,30 @@ def test_graceful_applies_a_new_certificate(httpd_factory, pki, port):
     deadline = time.monotonic() + 10
     while served_leaf(port, "a.test", pki.ca) != pem_body(second.cert.read_text()):
         assert time.monotonic() < deadline, "the new certificate was not served after graceful"
+        time.sleep(0.2)
+
+
+def test_graceful_applies_a_certificate_replaced_in_place(httpd_factory, pki, port):
+    # The usual renewal: same paths in the configuration, new file contents.
+    first = pki.leaf("a.test", "rsa")
+    second = pki.leaf("a.test", "rsa", tag="renewed-in-place")
+    server = httpd_factory()
+    chain, key = server.root / "conf" / "site.chain.pem", server.root / "conf" / "site.key"
+    chain.write_bytes(first.chain.read_bytes())
+    key.write_bytes(first.key.read_bytes())
+    key.chmod(0o600)
+    site = type(first)(first.name, first.key_type, first.cert, chain, key)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [site]))
+    server.start(wait_port=port)
+    assert served_leaf(port, "a.test", pki.ca) == pem_body(first.cert.read_text())
+    chain.write_bytes(second.chain.read_bytes())
+    key.write_bytes(second.key.read_bytes())
+    # Without a reload, nothing changes.
+    assert served_leaf(port, "a.test", pki.ca) == pem_body(first.cert.read_text())
+    server.graceful()
+    deadline = time.monotonic() + 10
+    while served_leaf(port, "a.test", pki.ca) != pem_body(second.cert.read_text()):
+        assert time.monotonic() < deadline, "the replaced certificate was not served after graceful"
         time.sleep(0.2)
 
 

@@ -30,6 +30,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _children(pid: int):
+    """Pids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def wait_for_port(port: int, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,6 +197,11 @@ class Httpd:
             time.sleep(0.05)
 
     def stop(self):
+        """Stops httpd and waits for it. `-k stop` parses the configuration
+        first, so when a test left a broken one the parent gets the same SIGTERM
+        directly. A parent that does not exit is killed together with its
+        children (killing the parent alone orphans them, and they keep the
+        port), and the test fails."""
         if not self.started:
             return
         self.started = False
@@ -171,16 +209,19 @@ class Httpd:
             pid = self.pid()
         except (OSError, ValueError):
             return
-        self._ctl("-k", "stop")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        result = self._ctl("-k", "stop")
+        if result.returncode != 0 and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+        if _wait_exit(pid, 20):
+            return
+        children = _children(pid)
+        self.problems.append(f"httpd (pid {pid}) did not stop within 20 s; killed with children {children}")
+        for victim in [pid, *children]:
             try:
-                os.kill(pid, 0)
+                os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        self.problems.append(f"httpd (pid {pid}) did not stop within 15 s of `-k stop`; killed")
-        os.kill(pid, signal.SIGKILL)
+                pass
+        _wait_exit(pid, 5)
 
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
