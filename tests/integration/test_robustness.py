@@ -108,3 +108,75 @@ def capture_client_hello(port):
         client.wait()
     assert hello and hello[0] == 22, hello
     return hello
+
+
+def test_stalled_and_idle_connections_do_not_block_others(httpd_factory, pki, port):
+    # Timeout is long here: while the stalled connections are still open, other
+    # clients must be served.
+    server = httpd_factory(timeout=20)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")]))
+    server.start(wait_port=port)
+    hello = capture_client_hello(port)
+    stalled = []
+    try:
+        for i in range(12):
+            sock = socket.create_connection(("127.0.0.1", port))
+            if i % 2:
+                sock.sendall(hello[: len(hello) // 2])  # half a ClientHello
+            stalled.append(sock)                       # or nothing at all
+        for _ in range(5):
+            assert still_serves(pki, port)
+        for sock in stalled:  # all still open: nothing was dropped to make room
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(1)
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert still_serves(pki, port)
+
+
+@pytest.mark.parametrize("priority", [
+    "NORMAL:-VERS-ALL:+VERS-TLS1.1",                              # protocol too old for the default
+    "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA1",  # no AEAD cipher
+    "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA",                 # no forward secrecy
+])
+def test_refused_client_gets_a_fatal_alert_and_next_is_served(server, pki, port, priority):
+    # RFC 8446 6.2 / RFC 5246 7.2.2: a failed handshake is signalled with a fatal
+    # alert (protocol_version, handshake_failure, ...), not a bare TCP close
+    # (which clients report as "non-properly terminated"; mod_ssl sends the alert).
+    code, out = gnutls_cli(port, "a.test", pki.ca, priority=priority)
+    assert code != 0, out
+    assert "*** Received alert [" in out, out
+    assert still_serves(pki, port)
+
+
+def test_many_bad_clients_at_once(server, pki, port):
+    import threading
+    hello = capture_client_hello(port)
+
+    def bad(kind):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                if kind == 0:
+                    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                elif kind == 1:
+                    sock.sendall(bytes(range(256)) * 8)
+                elif kind == 2:
+                    sock.sendall(hello[:-3])
+                else:
+                    sock.sendall(hello)
+                    sock.settimeout(5)
+                    sock.recv(10)
+                # reset instead of a clean close for half of them
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=bad, args=(i % 4,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for _ in range(5):
+        assert still_serves(pki, port)
