@@ -1,0 +1,116 @@
+"""Traffic shapes that exercise the TLS filters beyond one request per
+connection: HTTP/2 multiplexing, keep-alive, pipelining, TLS 1.3 KeyUpdate,
+0-RTT attempts and slow readers."""
+import hashlib
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import tls_vhost
+from harness.clients import curl, run, s_client
+
+
+@pytest.fixture
+def server(httpd_factory, pki, port):
+    server = httpd_factory()
+    root = server.docroot()
+    (root / "hello.txt").write_text("hello over tls\n")
+    # 4 MiB that compress badly, for the slow reader
+    blob = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range((4 << 20) // 32))
+    (root / "blob.bin").write_bytes(blob)
+    server.write_config(f"Listen 127.0.0.1:{port}\nMaxKeepAliveRequests 0\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "rsa"), pki.leaf("a.test", "ecdsa")],
+                                  extra="  Protocols h2 http/1.1"))
+    server.start(wait_port=port)
+    server.blob_sha256 = hashlib.sha256(blob).hexdigest()
+    return server
+
+
+def test_http2_multiplexed_streams(server, pki, port):
+    # 4 connections, up to 20 concurrent streams each, 400 requests.
+    result = run(["h2load", "-n", "400", "-c", "4", "-m", "20", "--connect-to", f"127.0.0.1:{port}",
+                  f"https://a.test:{port}/hello.txt"], timeout=120)
+    out = result.stdout.decode(errors="replace")
+    assert result.returncode == 0, out + result.stderr.decode(errors="replace")
+    assert "Application protocol: h2" in out, out
+    assert re.search(r"requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored", out), out
+    assert "status codes: 400 2xx" in out, out
+
+
+def test_many_requests_on_one_keepalive_connection(server, pki, port):
+    urls = [f"https://a.test:{port}/hello.txt"] * 100
+    args = ["curl", "-sS", "--http1.1", "--cacert", str(pki.ca), "--resolve", f"a.test:{port}:127.0.0.1",
+            "-w", "%{num_connects}\n", *urls]
+    result = run(args, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert out.count("hello over tls\n") == 100
+    # curl reports one new connection for the first transfer and 0 for reused ones
+    assert out.count("\n1\n") + out.startswith("1\n") <= 1, out
+
+
+def test_pipelined_requests(server, pki, port):
+    requests = b"".join(b"GET /hello.txt?%d HTTP/1.1\r\nHost: a.test\r\n\r\n" % i for i in range(20))
+    requests += b"GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    code, out = s_client(port, "a.test", pki.ca, extra=["-quiet", "-ign_eof"], input_bytes=requests)
+    assert code == 0, out
+    assert out.count("HTTP/1.1 200 OK") == 21, out
+    assert out.count("hello over tls") == 21
+
+
+@pytest.mark.parametrize("command", ["k", "K"])  # KeyUpdate without / with update_requested
+def test_tls13_key_update(server, pki, port, command):
+    # s_client turns an input line "k"/"K" into a KeyUpdate (only without
+    # -ign_eof, so stdin stays open until the server closes).
+    client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "a.test",
+                               "-CAfile", str(pki.ca), "-tls1_3", "-crlf"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # s_client reads stdin in chunks and looks at a chunk's first letter only
+        for chunk in (b"GET /hello.txt HTTP/1.1\nHost: a.test\n\n", f"{command}\n".encode(),
+                      b"GET /hello.txt HTTP/1.1\nHost: a.test\nConnection: close\n\n"):
+            client.stdin.write(chunk)
+            client.stdin.flush()
+            time.sleep(0.5)
+        out, _ = client.communicate(timeout=30)
+    finally:
+        client.kill()
+        client.wait()
+    out = out.decode(errors="replace")
+    assert "KEYUPDATE" in out, out
+    # both requests answered, the second one after the key update
+    assert out.count("HTTP/1.1 200 OK") == 2 and out.count("hello over tls") == 2, out
+    assert out.index("KEYUPDATE") < out.rindex("HTTP/1.1 200 OK"), out
+
+
+def test_early_data_attempt_is_answered(server, pki, port, tmp_path):
+    # A resumed TLS 1.3 client that sends its request as 0-RTT early data: the
+    # server may refuse the early data, but the connection must then carry on.
+    session = tmp_path / "session.pem"
+    early = tmp_path / "early.txt"
+    request = b"GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    early.write_bytes(request)
+    code, out = s_client(port, "a.test", pki.ca, extra=["-tls1_3", "-ign_eof", "-sess_out", str(session)],
+                         input_bytes=request)
+    assert code == 0 and "hello over tls" in out, out
+    code, out = s_client(port, "a.test", pki.ca, extra=["-tls1_3", "-ign_eof", "-sess_in", str(session),
+                                                        "-early_data", str(early)], input_bytes=b"")
+    assert code == 0, out
+    assert "Reused, TLSv1.3" in out, out
+    if "Early data was rejected" in out or "Early data was not sent" in out:
+        # the server did not take the early request; a normal one still works
+        code, out = s_client(port, "a.test", pki.ca, extra=["-tls1_3", "-ign_eof", "-sess_in", str(session)],
+                             input_bytes=request)
+        assert code == 0, out
+    assert "hello over tls" in out, out
+
+
+@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+def test_slow_reader_gets_every_byte(server, pki, port, http):
+    result = subprocess.run(["curl", "-sS", http, "--limit-rate", "2M", "--max-time", "60", "--cacert", str(pki.ca),
+                             "--resolve", f"a.test:{port}:127.0.0.1", f"https://a.test:{port}/blob.bin"],
+                            capture_output=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert hashlib.sha256(result.stdout).hexdigest() == server.blob_sha256
