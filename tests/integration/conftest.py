@@ -17,6 +17,14 @@ def pki():
     return Pki(directory)
 
 
+@pytest.fixture(scope="session")
+def rsa_pki():
+    """A second PKI whose root and intermediate are RSA."""
+    directory = Path(tempfile.mkdtemp(prefix="gtls-pki-rsa-"))
+    directory.chmod(0o755)
+    return Pki(directory, ca_key_type="rsa")
+
+
 @pytest.fixture
 def httpd_factory(request):
     """Makes Httpd instances; stops them after the test and fails the test on

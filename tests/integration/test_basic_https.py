@@ -98,3 +98,25 @@ def test_server_ends_every_connection_with_close_notify(dual_cert_server, pki, p
         for _ in range(15):
             code, out = gnutls_cli(port, "a.test", pki.ca, priority=priority, input_bytes=request)
             assert code == 0 and "hello over tls" in out, out
+
+
+@pytest.mark.parametrize("alpn,expected", [(["h2", "http/1.1"], "h2"), (["http/1.1"], "http/1.1")])
+def test_gnutls_cli_alpn(dual_cert_server, pki, port, alpn, expected):
+    extra = [arg for protocol in alpn for arg in ("--alpn", protocol)]
+    code, out = gnutls_cli(port, "a.test", pki.ca, extra=extra)
+    assert code == 0, out
+    assert f"- Application protocol: {expected}" in out, out
+
+
+@pytest.mark.parametrize("tls_args", [["-tls1_2"], ["-tls1_3"]])
+def test_all_rsa_hierarchy(httpd_factory, rsa_pki, port, tls_args):
+    # Root, intermediate and leaf all RSA, next to an ECDSA leaf of the same PKI:
+    # an RSA-only client gets the RSA chain and verifies it.
+    rsa, ecdsa = rsa_pki.leaf("a.test", "rsa"), rsa_pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [ecdsa, rsa]))
+    server.start(wait_port=port)
+    rsa_only = served_leaf(port, "a.test", rsa_pki.ca, extra=tls_args + ["-sigalgs", "rsa_pss_rsae_sha256:RSA+SHA256"])
+    assert rsa_only == pem_body(rsa.cert.read_text())
+    ecdsa_only = served_leaf(port, "a.test", rsa_pki.ca, extra=tls_args + ["-sigalgs", "ECDSA+SHA256"])
+    assert ecdsa_only == pem_body(ecdsa.cert.read_text())

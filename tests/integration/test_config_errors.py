@@ -1,4 +1,6 @@
 """Broken configurations fail `httpd -t` with the directive and the reason."""
+import socket
+
 import pytest
 
 from conftest import tls_vhost
@@ -80,3 +82,24 @@ def test_mod_gnutls_configuration_runs_unchanged(check):
         "  GnuTLSSessionTickets on",
     ]), global_conf="GnuTLSCache none\nGnuTLSCacheTimeout 600\n")
     assert code == 0, out
+
+
+def test_more_certificates_than_keys(check, pki):
+    leaf = pki.leaf("a.test", "ecdsa")
+    code, out = check(f'  GnuTLSCertificateFile "{pki.leaf("a.test", "rsa").chain}"', leaves=[leaf])
+    assert code != 0
+    assert "1 key file(s) for 2 GnuTLSCertificateFile" in out, out
+
+
+def test_broken_configuration_does_not_start(httpd_factory, pki, port):
+    server = httpd_factory()
+    leaf = pki.leaf("a.test", "ecdsa")
+    other = pki.leaf("b.test", "ecdsa")
+    mixed = type(leaf)(leaf.name, leaf.key_type, leaf.cert, leaf.chain, other.key)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [mixed]))
+    with pytest.raises(RuntimeError) as failure:
+        server.start(wait_port=port)
+    assert "does not match the certificate" in str(failure.value)
+    with pytest.raises(OSError):  # nothing serves the port, not even plaintext
+        socket.create_connection(("127.0.0.1", port), 1).close()
+    server.allow_error(r"GTLS0101")  # the startup failure is logged at error level too

@@ -93,3 +93,23 @@ def served_leaf_unverified(port, name_args):
     from harness.clients import run
     result = run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *name_args], timeout=30)
     return pem_body(result.stdout.decode(errors="replace"))
+
+
+def test_sni_and_signature_algorithms_together(httpd_factory, pki, port):
+    """Every vhost has its own RSA and ECDSA chain: the pair (SNI, client's
+    signature algorithms) picks exactly one of the six leaves."""
+    server = httpd_factory()
+    names = ("a.test", "b.test", "c.test")
+    leaves = {(n, t): pki.leaf(n, t) for n in names for t in ("rsa", "ecdsa")}
+    conf = f"Listen 127.0.0.1:{port}\n"
+    for name in names:
+        # ECDSA first on one vhost, RSA first on the others: order must not matter
+        order = ("ecdsa", "rsa") if name == "b.test" else ("rsa", "ecdsa")
+        conf += tls_vhost(port, name, [leaves[(name, t)] for t in order])
+    server.write_config(conf)
+    server.start(wait_port=port)
+    sigalgs = {"rsa": "rsa_pss_rsae_sha256:RSA+SHA256", "ecdsa": "ECDSA+SHA256"}
+    for version in ("-tls1_2", "-tls1_3"):
+        for (name, key_type), leaf in leaves.items():
+            got = served_leaf(port, name, pki.ca, extra=[version, "-sigalgs", sigalgs[key_type]])
+            assert got == pem_body(leaf.cert.read_text()), (version, name, key_type)

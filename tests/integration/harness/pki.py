@@ -24,21 +24,32 @@ def _template(path: Path, lines):
     return str(path)
 
 
+def _ca_key_args(key_type: str):
+    if key_type == "rsa":
+        return ["--key-type", "rsa", "--bits", "3072"]
+    return ["--key-type", "ecdsa", "--curve", "secp256r1"]
+
+
 class Pki:
-    def __init__(self, directory: Path):
+    """`ca_key_type` ("ecdsa" or "rsa") is the key type of the root and the
+    intermediate; leaves are made in either type. The issuer of every leaf is
+    `intermediate` / `intermediate_key` (for OCSP responses)."""
+
+    def __init__(self, directory: Path, ca_key_type: str = "ecdsa"):
         self.dir = Path(directory)
+        self.ca_key_type = ca_key_type
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca_key = self.dir / "ca.key"
         self.ca = self.dir / "ca.pem"
         self.intermediate_key = self.dir / "intermediate.key"
         self.intermediate = self.dir / "intermediate.pem"
         self._leaves = {}
-        _certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", str(self.ca_key))
+        _certtool("--generate-privkey", *_ca_key_args(ca_key_type), "--outfile", str(self.ca_key))
         _certtool("--generate-self-signed", "--load-privkey", str(self.ca_key), "--outfile", str(self.ca),
                   "--template", _template(self.dir / "ca.tmpl", [
                       'cn = "mod_gtls test root"', "ca", "cert_signing_key", "crl_signing_key",
                       "expiration_days = 3650"]))
-        _certtool("--generate-privkey", "--key-type", "ecdsa", "--outfile", str(self.intermediate_key))
+        _certtool("--generate-privkey", *_ca_key_args(ca_key_type), "--outfile", str(self.intermediate_key))
         _certtool("--generate-certificate", "--load-privkey", str(self.intermediate_key),
                   "--load-ca-certificate", str(self.ca), "--load-ca-privkey", str(self.ca_key),
                   "--outfile", str(self.intermediate),
