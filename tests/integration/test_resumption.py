@@ -157,3 +157,42 @@ def test_resumption_in_another_process(httpd_factory, pki, port, tmp_path, mode)
     resumed_pids = {pid for pid, how in entries if how == "Resumed"}
     initial_pids = {pid for pid, how in entries if how == "Initial"}
     assert len(resumed_pids) == 1 and resumed_pids.isdisjoint(initial_pids), entries
+
+
+@pytest.mark.parametrize("mode", ["tls13-ticket", "tls12-cache"])
+def test_session_from_before_a_graceful_restart(httpd_factory, pki, port, tmp_path, mode):
+    # A session of the previous generation (old ticket key, or a cache entry) is
+    # either resumed or replaced by a full handshake; never an error.
+    cache = mode == "tls12-cache"
+    server = start(httpd_factory, pki, port, session_cache=cache,
+                   vhost_extra="  GnuTLSSessionTickets Off" if cache else "")
+    version_arg = "-tls1_2" if cache else "-tls1_3"
+    extra = ["-no_ticket"] if cache else []
+    session = tmp_path / "s.pem"
+    assert openssl_resumes(port, pki, session, version_arg, extra=extra)
+    server.graceful()
+    code, out = s_client(port, "a.test", pki.ca, extra=[version_arg, "-ign_eof", "-sess_in", str(session), *extra],
+                         input_bytes=GET)
+    assert code == 0 and "HTTP/1.1 200" in out, out
+
+
+@pytest.mark.parametrize("mode", ["tls13-ticket", "tls12-ticket", "tls12-cache"])
+def test_expired_sessions_are_not_resumed(httpd_factory, pki, port, tmp_path, mode):
+    cache = mode == "tls12-cache"
+    server = httpd_factory()
+    server.write_config((f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n" if cache else "")
+                        + "GnuTLSCacheTimeout 1\n" + f"Listen 127.0.0.1:{port}\n"
+                        + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")],
+                                    extra="  GnuTLSSessionTickets Off" if cache else ""))
+    server.start(wait_port=port)
+    version_arg = "-tls1_3" if mode.startswith("tls13") else "-tls1_2"
+    extra = ["-no_ticket"] if cache else []
+    session = tmp_path / "s.pem"
+    code, out = s_client(port, "a.test", pki.ca, extra=[version_arg, "-ign_eof", "-sess_out", str(session), *extra],
+                         input_bytes=GET)
+    assert code == 0 and session.exists(), out
+    time.sleep(3.5)  # well past the 1 s lifetime
+    code, out = s_client(port, "a.test", pki.ca, extra=[version_arg, "-ign_eof", "-sess_in", str(session), *extra],
+                         input_bytes=GET)
+    assert code == 0 and "HTTP/1.1 200" in out, out
+    assert "New, TLSv1" in out, out

@@ -113,3 +113,46 @@ def test_sni_and_signature_algorithms_together(httpd_factory, pki, port):
         for (name, key_type), leaf in leaves.items():
             got = served_leaf(port, name, pki.ca, extra=[version, "-sigalgs", sigalgs[key_type]])
             assert got == pem_body(leaf.cert.read_text()), (version, name, key_type)
+
+
+def test_sni_only_chooses_among_vhosts_of_the_address(httpd_factory, pki):
+    """Two ports, one vhost each: SNI naming the other port's vhost does not
+    move the connection there; the port's own vhost answers."""
+    from harness.httpd import free_port
+    ports = {"a.test": free_port(), "b.test": free_port()}
+    server = httpd_factory()
+    conf = "".join(f"Listen 127.0.0.1:{p}\n" for p in ports.values())
+    for name, p in ports.items():
+        root = server.docroot(name)
+        (root / "index.html").write_text(f"site {name}\n")
+        conf += tls_vhost(p, name, [pki.leaf(name, "ecdsa")], extra=f'  DocumentRoot "{root}"')
+    server.write_config(conf)
+    server.start(wait_port=ports["b.test"])
+    for name, p in ports.items():
+        other = "b.test" if name == "a.test" else "a.test"
+        assert served_leaf_unverified(p, ["-servername", other]) == pem_body(pki.leaf(name, "ecdsa").cert.read_text())
+        status, _, body, err = curl(f"https://{name}:{p}/", pki.ca, name, p)
+        assert (status, body) == (200, f"site {name}\n".encode()), err
+
+
+def test_wildcard_address_vhosts(httpd_factory, pki, port):
+    server = httpd_factory()
+    conf = f"Listen 127.0.0.1:{port}\n"
+    for name in ("a.test", "b.test"):
+        root = server.docroot(name)
+        (root / "index.html").write_text(f"site {name}\n")
+        conf += tls_vhost(port, name, [pki.leaf(name, "ecdsa")],
+                          extra=f'  DocumentRoot "{root}"').replace("127.0.0.1:", "*:", 1)
+    server.write_config(conf)
+    server.start(wait_port=port)
+    for name in ("a.test", "b.test"):
+        assert served_leaf(port, name, pki.ca) == pem_body(pki.leaf(name, "ecdsa").cert.read_text())
+        status, _, body, err = curl(f"https://{name}:{port}/", pki.ca, name, port)
+        assert (status, body) == (200, f"site {name}\n".encode()), err
+
+
+def test_absolute_uri_naming_another_vhost_is_misdirected(three_vhosts, pki, port):
+    from harness.clients import s_client
+    request = f"GET https://b.test:{port}/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".encode()
+    code, out = s_client(port, "a.test", pki.ca, extra=["-ign_eof"], input_bytes=request)
+    assert "HTTP/1.1 421 Misdirected Request" in out, out
