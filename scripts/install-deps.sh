@@ -9,7 +9,7 @@ packages=(
   libgnutls28-dev gnutls-bin openssl
   googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
-  curl faketime
+  curl faketime nghttp2-client
 )
 
 missing=()

@@ -223,7 +223,12 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
         }
         if (!gnutls_error_is_fatal(rc)) continue;
         log_handshake_failure(rc);
-        answer_plain_http_if_spoken();
+        // Tell the client why (RFC 8446 section 6.2), unless it spoke plain HTTP or is gone.
+        if (!answer_plain_http_if_spoken() && transport_read_status_ == APR_SUCCESS &&
+            transport_write_status_ == APR_SUCCESS && rc != GNUTLS_E_FATAL_ALERT_RECEIVED) {
+            gnutls_alert_send_appropriate(session_.get(), rc);
+            pass_ciphertext(true);
+        }
         abort_connection();
         if (transport_read_status_ != APR_SUCCESS && !APR_STATUS_IS_EOF(transport_read_status_)) {
             return transport_read_status_;
@@ -255,10 +260,10 @@ void TlsConnection::log_handshake_failure(int gnutls_error) {
 
 // A browser pointed at http:// on the TLS port gets a readable answer instead of
 // an opaque alert, as mod_ssl does.
-void TlsConnection::answer_plain_http_if_spoken() {
+bool TlsConnection::answer_plain_http_if_spoken() {
     apr_size_t letters = 0;
     while (letters < first_bytes_length_ && first_bytes_[letters] >= 'A' && first_bytes_[letters] <= 'Z') ++letters;
-    if (letters == 0 || letters >= first_bytes_length_ || first_bytes_[letters] != ' ') return;
+    if (letters == 0 || letters >= first_bytes_length_ || first_bytes_[letters] != ' ') return false;
     ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0207: %s: client %s spoke plain HTTP to the TLS port; answering 400",
                   vhost_->id().c_str(), c_->client_ip);
     apr_brigade_cleanup(ciphertext_out_);
@@ -273,6 +278,7 @@ void TlsConnection::answer_plain_http_if_spoken() {
     APR_BRIGADE_INSERT_TAIL(ciphertext_out_,
                             apr_bucket_immortal_create(kAnswer, sizeof(kAnswer) - 1, c_->bucket_alloc));
     pass_ciphertext(true);
+    return true;
 }
 
 void TlsConnection::abort_connection() {

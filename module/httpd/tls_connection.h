@@ -64,7 +64,8 @@ private:
     apr_status_t pass_ciphertext(bool flush);
     apr_status_t close_notify();
     void log_handshake_failure(int gnutls_error);
-    void answer_plain_http_if_spoken();
+    // Answers 400 in plain text when the client spoke HTTP; true if it did.
+    bool answer_plain_http_if_spoken();
     void abort_connection();
 
     conn_rec* c_;
