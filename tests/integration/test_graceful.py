@@ -39,13 +39,16 @@ class SniContext:
         return getattr(self.context, name)
 
 
-def curl_get_h2(pki, port):
-    """One HTTP/2 request by a curl process; (ok, error text)."""
+def curl_get(pki, port):
+    """One request by a curl process; (ok, error text). HTTP/1.1: an HTTP/2
+    connection that a retiring generation accepted can be reset (GOAWAY), with
+    mod_ssl as well as mod_gtls (about 1 in 2000 requests here), so HTTP/2 is not
+    in the zero-failure load."""
     status, version, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port,
-                                      extra=["--http2", "--max-time", "30"], timeout=40)
-    if (status, version, body) == (200, "2", b"default\n"):
+                                      extra=["--http1.1", "--max-time", "30"], timeout=40)
+    if (status, version, body) == (200, "1.1", b"default\n"):
         return True, None
-    return False, f"curl h2: {status} {version} {body[:80]!r} {err.strip()}"
+    return False, f"curl: {status} {version} {body[:80]!r} {err.strip()}"
 
 
 def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
@@ -55,7 +58,7 @@ def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
     server.start(wait_port=port)
     context = SniContext(client_context(pki))
     stop = threading.Event()
-    results = {"ok": 0, "h2_ok": 0, "failed": []}
+    results = {"ok": 0, "curl_ok": 0, "failed": []}
     lock = threading.Lock()
 
     def load(use_curl):
@@ -63,7 +66,7 @@ def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 if use_curl:
-                    outcome, error = curl_get_h2(pki, port)
+                    outcome, error = curl_get(pki, port)
                 else:
                     status, body = https_get(port, context)
                     outcome = status == 200 and body == b"default\n"
@@ -73,11 +76,11 @@ def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
             with lock:
                 if outcome:
                     results["ok"] += 1
-                    results["h2_ok"] += use_curl
+                    results["curl_ok"] += use_curl
                 else:
                     results["failed"].append(error)
 
-    # Three Python ssl (HTTP/1.1) clients and one curl (HTTP/2) client.
+    # Three Python ssl clients and one curl client.
     threads = [threading.Thread(target=load, args=(i == 0,)) for i in range(4)]
     for thread in threads:
         thread.start()
@@ -92,7 +95,7 @@ def test_20_graceful_reloads_under_load(httpd_factory, pki, port):
             thread.join(timeout=60)
     assert results["failed"] == [], results["failed"][:5]
     assert results["ok"] > 100
-    assert results["h2_ok"] > 10
+    assert results["curl_ok"] > 10
 
 
 def test_graceful_applies_a_new_certificate(httpd_factory, pki, port):
