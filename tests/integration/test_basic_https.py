@@ -120,3 +120,34 @@ def test_all_rsa_hierarchy(httpd_factory, rsa_pki, port, tls_args):
     assert rsa_only == pem_body(rsa.cert.read_text())
     ecdsa_only = served_leaf(port, "a.test", rsa_pki.ca, extra=tls_args + ["-sigalgs", "ECDSA+SHA256"])
     assert ecdsa_only == pem_body(ecdsa.cert.read_text())
+
+
+def test_alpn_follows_the_vhost_chosen_by_sni(httpd_factory, pki, port):
+    # The default vhost has no h2, the second one has: ALPN must use the
+    # Protocols of the vhost SNI chose, in both directions.
+    server = httpd_factory()
+    server.write_config(f"Listen 127.0.0.1:{port}\n"
+                        + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")], extra="  Protocols http/1.1")
+                        + tls_vhost(port, "b.test", [pki.leaf("b.test", "ecdsa")], extra="  Protocols h2 http/1.1")
+                        + tls_vhost(port, "c.test", [pki.leaf("c.test", "ecdsa")], extra="  Protocols http/1.1"))
+    server.start(wait_port=port)
+    for name, expected in (("a.test", "1.1"), ("b.test", "2"), ("c.test", "1.1")):
+        status, version, _, err = curl(f"https://{name}:{port}/", pki.ca, name, port, extra=["--http2"])
+        assert (status, version) == (200, expected), (name, err)
+
+
+def test_priorities_of_the_vhost_chosen_by_sni(httpd_factory, pki, port):
+    # b.test (not the default vhost) allows TLS 1.2 only; a.test the default set.
+    server = httpd_factory()
+    server.write_config(f"Listen 127.0.0.1:{port}\n"
+                        + tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")])
+                        + tls_vhost(port, "b.test", [pki.leaf("b.test", "ecdsa")],
+                                    extra="  GnuTLSPriorities NORMAL:-VERS-ALL:+VERS-TLS1.2"))
+    server.start(wait_port=port)
+    tls13_only = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+    code, out = gnutls_cli(port, "a.test", pki.ca, priority=tls13_only)
+    assert code == 0 and "(TLS1.3" in out, out
+    code, out = gnutls_cli(port, "b.test", pki.ca, priority=tls13_only)
+    assert code != 0, out
+    code, out = gnutls_cli(port, "b.test", pki.ca, priority="NORMAL")
+    assert code == 0 and "(TLS1.2" in out, out
