@@ -114,3 +114,86 @@ def test_slow_reader_gets_every_byte(server, pki, port, http):
                             capture_output=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert hashlib.sha256(result.stdout).hexdigest() == server.blob_sha256
+
+
+def test_large_request_headers(server, pki, port):
+    # 6 headers of 8000 bytes: the request head spans several TLS records.
+    headers = [arg for i in range(6) for arg in ("-H", f"X-Big-{i}: {'x' * 8000}")]
+    status, _, body, err = curl(f"https://a.test:{port}/hello.txt", pki.ca, "a.test", port,
+                                extra=["--http1.1", *headers])
+    assert (status, body) == (200, b"hello over tls\n"), err
+
+
+def tiny_segment_tls_get(port, ca, version, chunk=1):
+    """A complete HTTPS GET where every byte the client sends goes out in its
+    own TCP segment (Python ssl over memory BIOs): records and handshake
+    messages reach the server in pieces. Returns the plaintext response."""
+    import socket
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    context.minimum_version = context.maximum_version = version
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="a.test")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def flush():
+        data = outgoing.read()
+        for i in range(0, len(data), chunk):
+            sock.sendall(data[i:i + chunk])
+
+    def receive():
+        data = sock.recv(65536)
+        if data:
+            incoming.write(data)
+        else:
+            incoming.write_eof()
+        return data
+
+    try:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                flush()
+                assert receive(), "server closed during the handshake"
+        flush()
+        tls.write(b"GET /hello.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        flush()
+        response = b""
+        while True:
+            try:
+                piece = tls.read(65536)
+                if not piece:
+                    break
+                response += piece
+            except ssl.SSLWantReadError:
+                flush()
+                if not receive():
+                    break
+            except ssl.SSLZeroReturnError:
+                break
+        return response
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_one_byte_tcp_segments(server, pki, port, version):
+    import ssl
+    response = tiny_segment_tls_get(port, pki.ca, getattr(ssl.TLSVersion, version))
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n"), response[:200]
+    assert response.endswith(b"hello over tls\n"), response[-200:]
+
+
+def test_chunked_upload(server, pki, port):
+    cgi = server.add_cgi("count.py", "#!/usr/bin/python3\nimport sys\n"
+                                     "data = sys.stdin.buffer.read()\n"
+                                     "print('Content-Type: text/plain')\nprint()\nprint(len(data))\n")
+    result = subprocess.run(["curl", "-sS", "--http1.1", "--max-time", "60", "--cacert", str(pki.ca),
+                             "--resolve", f"a.test:{port}:127.0.0.1", "-H", "Transfer-Encoding: chunked",
+                             "--data-binary", "@-", f"https://a.test:{port}{cgi}"],
+                            input=b"z" * 3_000_000, capture_output=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == b"3000000", result.stdout

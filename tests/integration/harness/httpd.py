@@ -14,6 +14,9 @@ HTTPD = os.environ.get("GTLS_HTTPD", "/usr/sbin/apache2")
 MODULES = os.environ.get("GTLS_HTTPD_MODULES", "/usr/lib/apache2/modules")
 GTLS_MODULE = os.environ.get("GTLS_MODULE", str(Path(__file__).resolve().parents[3] / "build/module/mod_gtls.so"))
 
+# The MPM of every httpd a test does not give one; GTLS_TEST_MPM=worker or
+# prefork runs the whole suite under another MPM.
+DEFAULT_MPM = os.environ.get("GTLS_TEST_MPM", "event")
 # Modules compiled into Debian's apache2 need no LoadModule.
 BASE_MODULES = ["authz_core", "mime", "dir", "alias", "headers", "rewrite", "env", "setenvif",
                 "socache_shmcb", "http2", "cgid", "status"]
@@ -78,7 +81,7 @@ class Httpd:
     """One httpd instance. `conf` is the test's part of httpd.conf (vhosts,
     global directives); the base part loads modules and sets paths."""
 
-    def __init__(self, mpm: str = "event", log_level: str = "info gtls:trace1", timeout: int = 10,
+    def __init__(self, mpm: str = DEFAULT_MPM, log_level: str = "info gtls:trace1", timeout: int = 10,
                  extra_modules=(), load_gtls: bool = True):
         self.root = Path(tempfile.mkdtemp(prefix="gtls-it-"))
         os.chmod(self.root, 0o755)
