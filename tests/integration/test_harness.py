@@ -69,3 +69,11 @@ def test_pki_chain_verifies_and_pairs(pki):
         key_pub = subprocess.run(["openssl", "pkey", "-in", str(leaf.key), "-pubout"],
                                  capture_output=True, text=True, timeout=30, check=True).stdout
         assert cert_key == key_pub
+
+
+def test_pki_leaves_with_other_alt_names_are_other_certificates(pki):
+    plain = pki.leaf("sans.test", "ecdsa")
+    with_alias = pki.leaf("sans.test", "ecdsa", alt_names=["www.sans.test"])
+    assert plain.cert != with_alias.cert and plain.cert.read_text() != with_alias.cert.read_text()
+    assert pki.leaf("sans.test", "ecdsa", alt_names=("www.sans.test",)) is with_alias
+    assert pki.leaf("sans.test", "ecdsa") is plain

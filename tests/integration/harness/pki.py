@@ -1,5 +1,6 @@
 """Test PKI made at test time with certtool: a root CA, an intermediate CA and,
 per host name, an RSA-2048 and an ECDSA P-256 leaf with chain files."""
+import hashlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -58,12 +59,16 @@ class Pki:
                       "expiration_days = 3650"]))
 
     def leaf(self, name: str, key_type: str, tag: str = "", alt_names=(), must_staple=False) -> Leaf:
-        """The leaf for (name, key_type, tag), made on first use. `tag` makes a
-        second, different certificate for the same name."""
-        key = (name, key_type, tag, must_staple)
+        """The leaf for (name, key_type, tag, alt_names, must_staple), made on
+        first use. `tag` makes a second, different certificate for the same name.
+        Different alt_names are different certificates (and files): a test that
+        asks for b.test with www.b.test never gets a cached b.test without it."""
+        alt_names = tuple(alt_names)
+        key = (name, key_type, tag, alt_names, must_staple)
         if key in self._leaves:
             return self._leaves[key]
-        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}{'-must-staple' if must_staple else ''}"
+        sans = ("-san-" + hashlib.sha256(" ".join(alt_names).encode()).hexdigest()[:8]) if alt_names else ""
+        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}{sans}{'-must-staple' if must_staple else ''}"
         key_path = Path(f"{base}.key")
         cert = Path(f"{base}.pem")
         chain = Path(f"{base}.chain.pem")
