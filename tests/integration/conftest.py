@@ -6,8 +6,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness.httpd import Httpd, free_port  # noqa: E402
+from harness.httpd import DEFAULT_MPM, Httpd, free_port  # noqa: E402
 from harness.pki import Pki  # noqa: E402
+
+
+# mod_http2 refuses to run under prefork (AH10034): tests that need HTTP/2 to be
+# negotiated are skipped when GTLS_TEST_MPM=prefork.
+needs_h2 = pytest.mark.skipif(DEFAULT_MPM == "prefork", reason="mod_http2 does not run under prefork")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 algorithm, HTTP/2 over ALPN."""
 import pytest
 
-from conftest import tls_vhost
+from conftest import needs_h2, tls_vhost
 from harness.clients import curl, gnutls_cli, served_leaf, pem_body
 
 
@@ -63,6 +63,7 @@ def test_gnutls_client_signature_algorithms_pick_the_chain(dual_cert_server, pki
     assert pem_body(out) == pem_body({"rsa": rsa, "ecdsa": ecdsa}[expected].cert.read_text())
 
 
+@needs_h2
 def test_http2_via_alpn(dual_cert_server, pki, port):
     status, version, body, err = curl(f"https://a.test:{port}/hello.txt", pki.ca, "a.test", port,
                                       extra=["--http2"])
@@ -100,7 +101,8 @@ def test_server_ends_every_connection_with_close_notify(dual_cert_server, pki, p
             assert code == 0 and "hello over tls" in out, out
 
 
-@pytest.mark.parametrize("alpn,expected", [(["h2", "http/1.1"], "h2"), (["http/1.1"], "http/1.1")])
+@pytest.mark.parametrize("alpn,expected", [pytest.param(["h2", "http/1.1"], "h2", marks=needs_h2),
+                                           (["http/1.1"], "http/1.1")])
 def test_gnutls_cli_alpn(dual_cert_server, pki, port, alpn, expected):
     extra = [arg for protocol in alpn for arg in ("--alpn", protocol)]
     code, out = gnutls_cli(port, "a.test", pki.ca, extra=extra)
@@ -122,6 +124,7 @@ def test_all_rsa_hierarchy(httpd_factory, rsa_pki, port, tls_args):
     assert ecdsa_only == pem_body(ecdsa.cert.read_text())
 
 
+@needs_h2
 def test_alpn_follows_the_vhost_chosen_by_sni(httpd_factory, pki, port):
     # The default vhost has no h2, the second one has: ALPN must use the
     # Protocols of the vhost SNI chose, in both directions.

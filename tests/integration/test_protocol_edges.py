@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import tls_vhost
+from conftest import needs_h2, tls_vhost
 from harness.clients import curl, run, s_client
 
 
@@ -28,6 +28,7 @@ def server(httpd_factory, pki, port):
     return server
 
 
+@needs_h2
 def test_http2_multiplexed_streams(server, pki, port):
     # 4 connections, up to 20 concurrent streams each, 400 requests.
     result = run(["h2load", "-n", "400", "-c", "4", "-m", "20", "--connect-to", f"127.0.0.1:{port}",
@@ -107,7 +108,7 @@ def test_early_data_attempt_is_answered(server, pki, port, tmp_path):
     assert "hello over tls" in out, out
 
 
-@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+@pytest.mark.parametrize("http", ["--http1.1", pytest.param("--http2", marks=needs_h2)])
 def test_slow_reader_gets_every_byte(server, pki, port, http):
     result = subprocess.run(["curl", "-sS", http, "--limit-rate", "2M", "--max-time", "60", "--cacert", str(pki.ca),
                              "--resolve", f"a.test:{port}:127.0.0.1", f"https://a.test:{port}/blob.bin"],

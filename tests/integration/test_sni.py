@@ -1,7 +1,7 @@
 """SNI picks among name-based vhosts on one address; Host must agree (421)."""
 import pytest
 
-from conftest import tls_vhost
+from conftest import needs_h2, tls_vhost
 from harness.clients import curl, served_leaf, pem_body
 
 
@@ -82,6 +82,7 @@ def test_host_naming_another_vhost_is_misdirected(three_vhosts, pki, port):
     assert (status, body) == (200, b"site b.test\n")
 
 
+@needs_h2
 def test_misdirected_over_http2(three_vhosts, pki, port):
     status, version, _, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port,
                                    extra=["--http2", "-H", "Host: c.test"])

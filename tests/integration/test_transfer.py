@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import tls_vhost
+from conftest import needs_h2, tls_vhost
 
 HASH_CGI = """#!/usr/bin/python3
 import hashlib, os, sys
@@ -60,7 +60,7 @@ def curl_sha256(args):
     return digest.hexdigest(), size, err.decode().rpartition("HTTP-VERSION=")[2]
 
 
-@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+@pytest.mark.parametrize("http", ["--http1.1", pytest.param("--http2", marks=needs_h2)])
 def test_1gib_download(server, pki, port, http):
     path = server.docroot() / "big.bin"
     expected = write_pseudo_random(path, 1 << 30)
@@ -74,7 +74,7 @@ def test_1gib_download(server, pki, port, http):
     assert version == ("2" if http == "--http2" else "1.1")
 
 
-@pytest.mark.parametrize("http", ["--http1.1", "--http2"])
+@pytest.mark.parametrize("http", ["--http1.1", pytest.param("--http2", marks=needs_h2)])
 def test_100mib_upload(server, pki, port, tmp_path, http):
     upload = tmp_path / "upload.bin"
     expected = write_pseudo_random(upload, 100 << 20)
