@@ -15,6 +15,8 @@ LINES = {
              "exit signal Segmentation fault (11)",
     "core_dump": "[Wed Nov 25 05:00:00.000006 2026] [core:notice] [pid 10:tid 10] AH00051: child pid 12 "
                  "exit signal Aborted (6), possible coredump in /tmp",
+    "linger_race": "[Wed Nov 25 05:00:00.000007 2026] [mpm_event:error] [pid 12:tid 13] (9)Bad file descriptor: "
+                   "AH03092: process_lingering_close: apr_pollset_add failure",
 }
 
 
@@ -44,6 +46,17 @@ def test_crashed_children_fail_even_when_errors_are_allowed(server):
     write_log(server, "info", "crash", "core_dump")
     server.allow_error(r".*")
     assert server.unexpected_errors() == [LINES["crash"], LINES["core_dump"]]
+
+
+def test_lingering_close_race_is_expected_only_while_stopping(server):
+    # The event MPM closes busy workers' sockets when it stops; outside a stop
+    # the same line means a socket was closed under httpd's feet.
+    write_log(server, "linger_race", "linger_race", "linger_race")
+    line = len(LINES["linger_race"]) + 1
+    server.stop_log_ranges.append((line, 2 * line))
+    assert server.unexpected_errors() == [LINES["linger_race"], LINES["linger_race"]]
+    server.stop_log_ranges.append((2 * line, 3 * line))
+    assert server.unexpected_errors() == [LINES["linger_race"]]
 
 
 def test_sanitizer_reports_fail(server):

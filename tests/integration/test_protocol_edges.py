@@ -20,7 +20,7 @@ def server(httpd_factory, pki, port):
     # 4 MiB that compress badly, for the slow reader
     blob = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range((4 << 20) // 32))
     (root / "blob.bin").write_bytes(blob)
-    server.write_config(f"Listen 127.0.0.1:{port}\nMaxKeepAliveRequests 0\n" +
+    server.write_config(f"Listen 127.0.0.1:{port}\nMaxKeepAliveRequests 0\nKeepAliveTimeout 30\n" +
                         tls_vhost(port, "a.test", [pki.leaf("a.test", "rsa"), pki.leaf("a.test", "ecdsa")],
                                   extra="  Protocols h2 http/1.1"))
     server.start(wait_port=port)
@@ -198,3 +198,71 @@ def test_chunked_upload(server, pki, port):
                             input=b"z" * 3_000_000, capture_output=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == b"3000000", result.stdout
+
+
+def keepalive_client(port, ca, setup_slots, all_idle, results):
+    """One request, then idle until every client is idle, then a second request
+    on the same connection."""
+    import http.client
+    import socket
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    try:
+        with setup_slots:
+            connection = http.client.HTTPSConnection("a.test", port, context=context, timeout=30)
+            connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                                                  server_hostname="a.test")
+            connection.request("GET", "/hello.txt")
+            response = connection.getresponse()
+            answers = [(response.status, response.read())]
+        all_idle.wait(timeout=60)
+        time.sleep(1.0)  # idle long enough for the MPM to park the connection
+        connection.request("GET", "/hello.txt")
+        response = connection.getresponse()
+        answers.append((response.status, response.read()))
+        connection.close()
+        results.append(answers == [(200, b"hello over tls\n")] * 2 or answers)
+    except Exception as e:  # noqa: BLE001 - reported by the test
+        results.append(repr(e))
+
+
+def test_idle_keepalive_connections_hold_no_thread(httpd_factory, pki, port):
+    # One process with 10 worker threads and 25 idle keep-alive TLS
+    # connections: only if an idle connection holds no thread (the event MPM
+    # parks it) does every connection get its second answer. Connections are
+    # set up 4 at a time so that handshakes alone never occupy every thread
+    # (the event MPM closes idle connections when all its workers are busy).
+    import threading
+    server = httpd_factory(mpm="event", log_level="info gtls:trace1 mpm_event:trace1")
+    server.docroot().joinpath("hello.txt").write_text("hello over tls\n")
+    server.write_config(f"Listen 127.0.0.1:{port}\nStartServers 1\nServerLimit 1\nThreadsPerChild 10\n"
+                        "MaxRequestWorkers 10\nMinSpareThreads 1\nMaxSpareThreads 10\n"
+                        "MaxKeepAliveRequests 0\nKeepAliveTimeout 60\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "rsa"), pki.leaf("a.test", "ecdsa")]))
+    server.start(wait_port=port)
+    clients = 25
+    setup_slots = threading.Semaphore(4)
+    all_idle = threading.Barrier(clients)
+    results = []
+    threads = [threading.Thread(target=keepalive_client, args=(port, pki.ca, setup_slots, all_idle, results))
+               for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert len(results) == clients
+    assert [r for r in results if r is not True] == []
+    assert "All workers are busy" not in server.read_error_log()
+
+
+def test_client_abandoning_downloads(server, pki, port):
+    # Clients that stop reading or hang up mid-response, over HTTP/1.1 and HTTP/2.
+    for http in ("--http1.1", "--http2"):
+        for _ in range(3):
+            result = subprocess.run(["curl", "-sS", http, "--limit-rate", "500K", "--max-time", "1", "--cacert",
+                                     str(pki.ca), "--resolve", f"a.test:{port}:127.0.0.1",
+                                     f"https://a.test:{port}/blob.bin", "-o", "/dev/null"],
+                                    capture_output=True, timeout=30)
+            assert result.returncode == 28, result.stderr  # curl's own time limit cut it
+    status, _, body, err = curl(f"https://a.test:{port}/hello.txt", pki.ca, "a.test", port)
+    assert (status, body) == (200, b"hello over tls\n"), err
