@@ -10,6 +10,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
   curl faketime nghttp2-client
+  debhelper dpkg-dev fakeroot lintian
 )
 
 missing=()
