@@ -27,4 +27,12 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian's postinst may start the system apache2; ours run on their own ports
-# and ServerRoots, so the system one is left as the admin configured it.
+# and ServerRoots, so the system one is left as the admin configured it. An
+# apache2 that this very install started (none ran before) is stopped again:
+# the package test needs the system apache2 stopped, and nobody asked for it.
+system_pid_file=/var/run/apache2/apache2.pid
+if [[ " ${missing[*]} " == *" apache2 "* && -s $system_pid_file ]] &&
+   "${sudo_cmd[@]}" kill -0 "$(cat "$system_pid_file")" 2>/dev/null; then
+  echo "Stopping the system apache2 that installing it started"
+  "${sudo_cmd[@]}" apache2ctl stop || true
+fi
