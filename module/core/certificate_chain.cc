@@ -102,6 +102,11 @@ CertificateChain CertificateChain::load(const std::string& chain_path, const std
         fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);
     }
     chain.must_staple_ = has_must_staple(chain.leaf());
+    try {
+        chain.leaf_facts_ = describe_certificate(chain.leaf());
+    } catch (const std::runtime_error& e) {
+        fail(ChainLoadError::File::Chain, chain_path, e.what());
+    }
     return chain;
 }
 

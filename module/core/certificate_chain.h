@@ -1,6 +1,7 @@
 // One configured certificate chain and its private key, loaded and checked.
 #pragma once
 
+#include "core/certificate_facts.h"
 #include "core/owned.h"
 
 #include <stdexcept>
@@ -51,6 +52,8 @@ public:
     std::string key_type() const;
     // The leaf's subject DN in RFC 4514 form.
     std::string subject() const;
+    // The leaf's SSL_SERVER_* facts, worked out at load time.
+    const CertificateFacts& leaf_facts() const { return leaf_facts_; }
 
 private:
     std::string chain_path_;
@@ -58,6 +61,7 @@ private:
     std::vector<OwnedCrt> certificates_;
     OwnedPrivkey key_;
     bool must_staple_ = false;
+    CertificateFacts leaf_facts_;
 };
 
 }  // namespace gtls

@@ -5,7 +5,7 @@
 #include "httpd/vhost_tls.h"
 
 #include <cstring>
-#include <ctime>
+#include <string_view>
 
 namespace gtls {
 
@@ -21,55 +21,33 @@ const char* protocol_name(gnutls_protocol_t version) {
     }
 }
 
-// mod_ssl's time format for SSL_SERVER_V_START/V_END: "Jan  1 00:00:00 2030 GMT".
-const char* format_time(apr_pool_t* pool, time_t t) {
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char text[64];
-    std::strftime(text, sizeof(text), "%b %e %H:%M:%S %Y GMT", &tm);
-    return apr_pstrdup(pool, text);
-}
-
-const char* server_certificate_variable(apr_pool_t* pool, gnutls_session_t session, const char* field) {
+// The facts of the certificate GnuTLS sent in this session: one of the vhost's
+// chains, whose facts were worked out when it was loaded.
+const CertificateFacts* served_certificate(gnutls_session_t session, const VhostTls& vhost) {
     const gnutls_datum_t* ours = gnutls_certificate_get_ours(session);
     if (ours == nullptr) return nullptr;
-    if (std::strcmp(field, "CERT") == 0) {
-        OwnedDatum pem;
-        if (gnutls_pem_base64_encode2("CERTIFICATE", ours, pem.out()) < 0) return nullptr;
-        return apr_pstrmemdup(pool, reinterpret_cast<const char*>(pem.data()), pem.size());
+    const std::string_view sent(reinterpret_cast<const char*>(ours->data), ours->size);
+    for (const CertificateChain& chain : vhost.chains()) {
+        if (chain.leaf_facts().der == sent) return &chain.leaf_facts();
     }
-    gnutls_x509_crt_t raw = nullptr;
-    if (gnutls_x509_crt_init(&raw) < 0) return nullptr;
-    OwnedCrt crt(raw);
-    if (gnutls_x509_crt_import(raw, ours, GNUTLS_X509_FMT_DER) < 0) return nullptr;
-    OwnedDatum text;
-    if (std::strcmp(field, "S_DN") == 0) {
-        if (gnutls_x509_crt_get_dn3(raw, text.out(), 0) < 0) return nullptr;
-    } else if (std::strcmp(field, "I_DN") == 0) {
-        if (gnutls_x509_crt_get_issuer_dn3(raw, text.out(), 0) < 0) return nullptr;
-    } else if (std::strcmp(field, "M_SERIAL") == 0) {
-        unsigned char serial[64];
-        size_t size = sizeof(serial);
-        if (gnutls_x509_crt_get_serial(raw, serial, &size) < 0) return nullptr;
-        char* hex = static_cast<char*>(apr_palloc(pool, size * 2 + 1));
-        ap_bin2hex(serial, size, hex);
-        ap_str_toupper(hex);
-        return hex;
-    } else if (std::strcmp(field, "M_VERSION") == 0) {
-        return apr_itoa(pool, gnutls_x509_crt_get_version(raw));
-    } else if (std::strcmp(field, "V_START") == 0) {
-        return format_time(pool, gnutls_x509_crt_get_activation_time(raw));
-    } else if (std::strcmp(field, "V_END") == 0) {
-        return format_time(pool, gnutls_x509_crt_get_expiration_time(raw));
-    } else if (std::strcmp(field, "A_KEY") == 0) {
-        return gnutls_pk_algorithm_get_name(
-            static_cast<gnutls_pk_algorithm_t>(gnutls_x509_crt_get_pk_algorithm(raw, nullptr)));
-    } else if (std::strcmp(field, "A_SIG") == 0) {
-        return gnutls_sign_get_name(static_cast<gnutls_sign_algorithm_t>(gnutls_x509_crt_get_signature_algorithm(raw)));
-    } else {
-        return nullptr;
+    return nullptr;
+}
+
+// The strings live as long as the configuration generation, which outlives
+// every connection it serves.
+const char* server_certificate_variable(const CertificateFacts& facts, const char* field) {
+    if (std::strcmp(field, "CERT") == 0) return facts.pem.c_str();
+    if (std::strcmp(field, "S_DN") == 0) return facts.subject_dn.c_str();
+    if (std::strcmp(field, "I_DN") == 0) return facts.issuer_dn.c_str();
+    if (std::strcmp(field, "M_SERIAL") == 0) return facts.serial_hex.c_str();
+    if (std::strcmp(field, "M_VERSION") == 0) return facts.version.c_str();
+    if (std::strcmp(field, "V_START") == 0) return facts.not_before.c_str();
+    if (std::strcmp(field, "V_END") == 0) return facts.not_after.c_str();
+    if (std::strcmp(field, "A_KEY") == 0) return facts.key_algorithm.empty() ? nullptr : facts.key_algorithm.c_str();
+    if (std::strcmp(field, "A_SIG") == 0) {
+        return facts.signature_algorithm.empty() ? nullptr : facts.signature_algorithm.c_str();
     }
-    return apr_pstrmemdup(pool, reinterpret_cast<const char*>(text.data()), text.size());
+    return nullptr;
 }
 
 }  // namespace
@@ -114,7 +92,10 @@ const char* TlsConnection::compute_variable(const char* name) {
         ap_bin2hex(id, size, hex);
         return hex;
     }
-    if (strncasecmp(field, "SERVER_", 7) == 0) return server_certificate_variable(pool, session, field + 7);
+    if (strncasecmp(field, "SERVER_", 7) == 0) {
+        const CertificateFacts* facts = served_certificate(session, *vhost_);
+        return facts ? server_certificate_variable(*facts, field + 7) : nullptr;
+    }
     return nullptr;
 }
 

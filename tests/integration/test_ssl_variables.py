@@ -1,5 +1,7 @@
 """mod_ssl's variables under mod_gtls: mod_rewrite %{HTTPS}, mod_headers %{…}s,
 mod_log_config %{…}x and the CGI environment."""
+import subprocess
+
 import pytest
 
 from conftest import tls_vhost
@@ -55,6 +57,17 @@ def test_cgi_environment(server, pki, port, args, protocol):
     assert env["SSL_SESSION_RESUMED"] == "Initial"
     assert env["SSL_SERVER_S_DN"] == "CN=a.test"
     assert env["SSL_SERVER_A_KEY"] == "EC/ECDSA"
+    # The served certificate as openssl reads it from the chain file.
+    leaf = str(pki.leaf("a.test", "ecdsa").cert)
+    def x509(*args):
+        return subprocess.run(["openssl", "x509", "-in", leaf, "-noout", *args], capture_output=True, text=True,
+                              check=True).stdout.strip().split("=", 1)[1]
+    assert env["SSL_SERVER_M_SERIAL"] == x509("-serial")
+    assert env["SSL_SERVER_I_DN"] == x509("-issuer", "-nameopt", "RFC2253")
+    assert env["SSL_SERVER_V_START"] == x509("-startdate")
+    assert env["SSL_SERVER_V_END"] == x509("-enddate")
+    assert env["SSL_SERVER_M_VERSION"] == "3"
+    assert env["SSL_SERVER_A_SIG"] == "ECDSA-SHA256"
 
 
 def test_headers_and_log_see_variables(server, pki, port):

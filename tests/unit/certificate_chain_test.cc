@@ -104,6 +104,36 @@ TEST_F(CertificateChainTest, LoadsChainWithIssuerAndMatchingKey) {
     EXPECT_EQ(chain.subject(), "CN=a.test");
 }
 
+TEST_F(CertificateChainTest, LeafFactsAreMadeAtLoadTime) {
+    auto leaf = make_certificate("a.test", leaf_key_.get(), ca_.get(), ca_key_.get(), false, false);
+    auto chain = CertificateChain::load(write("chain.pem", pem_of(leaf.get()) + pem_of(ca_.get())),
+                                        write("leaf.key", pem_of(leaf_key_.get())));
+    const CertificateFacts& facts = chain.leaf_facts();
+    OwnedDatum der;
+    ASSERT_EQ(gnutls_x509_crt_export2(leaf.get(), GNUTLS_X509_FMT_DER, der.out()), 0);
+    EXPECT_EQ(facts.der, std::string(reinterpret_cast<const char*>(der.data()), der.size()));
+    EXPECT_EQ(facts.pem, pem_of(leaf.get()));
+    EXPECT_EQ(facts.subject_dn, "CN=a.test");
+    EXPECT_EQ(facts.issuer_dn, "CN=Test CA");
+    unsigned char serial[8];
+    size_t serial_size = sizeof(serial);
+    ASSERT_EQ(gnutls_x509_crt_get_serial(leaf.get(), serial, &serial_size), 0);
+    ASSERT_EQ(serial_size, 1u);
+    char expected_serial[3];
+    std::snprintf(expected_serial, sizeof(expected_serial), "%02X", serial[0]);
+    EXPECT_EQ(facts.serial_hex, expected_serial);
+    EXPECT_EQ(facts.version, "3");
+    EXPECT_EQ(facts.not_before, format_certificate_time(gnutls_x509_crt_get_activation_time(leaf.get())));
+    EXPECT_EQ(facts.not_after, format_certificate_time(gnutls_x509_crt_get_expiration_time(leaf.get())));
+    EXPECT_EQ(facts.key_algorithm, "EC/ECDSA");
+    EXPECT_EQ(facts.signature_algorithm, "ECDSA-SHA256");
+}
+
+TEST(CertificateTime, UsesModSslFormatInUtc) {
+    EXPECT_EQ(format_certificate_time(1893456000), "Jan  1 00:00:00 2030 GMT");
+    EXPECT_EQ(format_certificate_time(1900000000), "Mar 17 17:46:40 2030 GMT");
+}
+
 TEST_F(CertificateChainTest, ChainWithoutIssuerHasNoIssuer) {
     auto leaf = make_certificate("a.test", leaf_key_.get(), ca_.get(), ca_key_.get(), false, false);
     auto chain = CertificateChain::load(write("chain.pem", pem_of(leaf.get())), write("leaf.key", pem_of(leaf_key_.get())));
