@@ -10,9 +10,15 @@ namespace gtls {
 
 // TLS 1.2 and 1.3 only, forward-secret AEAD suites only, server's order
 // preferred: AES-GCM first (hardware-accelerated on servers), ChaCha20 after.
+// X25519 leads the groups: it is the one key share that OpenSSL, curl and the
+// browsers send first (often alone). GnuTLS's own order puts P-256 first, and
+// with server precedence a client that sent only an X25519 share was sent a
+// HelloRetryRequest (one more round trip) and then did the slower P-256.
 inline constexpr std::string_view kDefaultPriorities =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-DHE-RSA:-DHE-DSS:"
     "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
+    "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-X448:+GROUP-SECP384R1:+GROUP-SECP521R1:"
+    "+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192:"
     "%SERVER_PRECEDENCE";
 
 // Compiles `text`; on failure throws std::invalid_argument naming the offending

@@ -3,7 +3,7 @@ algorithm, HTTP/2 over ALPN."""
 import pytest
 
 from conftest import needs_h2, tls_vhost
-from harness.clients import curl, gnutls_cli, served_leaf, pem_body
+from harness.clients import curl, gnutls_cli, pem_body, s_client, served_leaf
 
 
 @pytest.fixture
@@ -29,6 +29,19 @@ def test_200_over_tls12_and_tls13(dual_cert_server, pki, port, version_args, exp
     assert status == 200, err
     assert body == b"hello over tls\n"
     assert f"SSL connection using {expected}" in err
+
+
+@pytest.mark.parametrize("groups,expected", [(None, "X25519"), ("X25519:P-256", "X25519"),
+                                             ("P-256", "prime256v1")])
+def test_key_share_is_used_without_hello_retry(dual_cert_server, pki, port, groups, expected):
+    # OpenSSL sends a key share for its first group only. The default
+    # priorities must take it: a HelloRetryRequest (a second ServerHello) costs
+    # the client a round trip.
+    extra = ["-tls1_3", "-msg"] + (["-groups", groups] if groups else [])
+    code, out = s_client(port, "a.test", pki.ca, extra=extra)
+    assert code == 0, out
+    assert out.count("ServerHello") == 1, out
+    assert f"Server Temp Key: {'ECDH, ' if expected == 'prime256v1' else ''}{expected}" in out, out
 
 
 def test_gnutls_cli_tls12(dual_cert_server, pki, port):
