@@ -196,7 +196,7 @@ const command_rec kDirectives[] = {
     take_argv("GnuTLSOCSPResponseFile", add_ocsp_response_files, RSRC_CONF,
               "OCSP response file(s) of the certificate at the same position: leaf first; \"\" for none (repeatable)"),
     take1("GnuTLSOCSPCheckInterval", set_seconds<&ServerConfig::ocsp_check_interval, 0, 86400>, RSRC_CONF,
-          "Seconds between checks of a response file for changes (default 1; 0 = whenever a staple is needed)"),
+          "Seconds between checks of a response file for changes (default 1; 0 = every 250 ms)"),
     // mod_gnutls's other names for the certificate and key directives.
     take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),
     take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),

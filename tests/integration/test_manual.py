@@ -177,3 +177,12 @@ def test_every_ocsp_verdict_is_documented():
     missing = sorted(name for name in verdict_names() if f"`{name}`" not in stapling)
     assert not missing, f"OCSP verdict names defined in {rel(OCSP_RESPONSE_CC)} " \
                         f"but not documented in the manual's OCSP stapling section: {missing}"
+
+
+def test_default_priorities_are_documented_as_compiled():
+    header = (ROOT / "module/core/priorities.h").read_text()
+    body = header.split("kDefaultPriorities =", 1)[1].split(";", 1)[0]
+    default = "".join(re.findall(r'"([^"]*)"', body))
+    assert default.startswith("NORMAL:"), body
+    for document in (MANUAL, ROOT / "README.md"):
+        assert f"`{default}`" in document.read_text(), f"{rel(document)} does not show the default priorities {default}"
