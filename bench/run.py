@@ -8,6 +8,10 @@ chart of the ratios. Not a test: nothing here asserts a timing.
 
     bench/run.py                 full run (>= 5 rounds)
     bench/run.py --smoke         a few hundred handshakes, to see it still works
+
+Besides the handshake, request and transfer scenarios it measures server memory
+per idle keep-alive connection and, with 1, 100 and 1,000 name-based vhosts,
+handshake CPU (SNI naming the last vhost), startup time and memory.
 """
 import argparse
 import json
@@ -74,8 +78,11 @@ def tree_cpu_seconds(pid):
 class Server:
     """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
 
-    def __init__(self, kind, workdir, pki, ports, ocsp_port=None):
-        self.kind, self.dir, self.ports = kind, Path(workdir) / kind, ports
+    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None):
+        """`vhosts` = N builds N name-based vhosts (v1..vN.scale.localhost, both
+        chains, no staple) on ports[0] instead of the staple on/off pair."""
+        self.kind, self.ports = kind, ports
+        self.dir = Path(workdir) / (kind if vhosts is None else f"{kind}-{vhosts}-vhosts")
         (self.dir / "logs").mkdir(parents=True)
         (self.dir / "htdocs").mkdir()
         os.chmod(self.dir / "logs", 0o1777)
@@ -89,15 +96,18 @@ class Server:
                  "LogLevel warn", f"Mutex file:{self.dir}/logs", "TypesConfig /etc/mime.types",
                  f'DocumentRoot "{pki.parent}/htdocs"', "KeepAlive On", "MaxKeepAliveRequests 0",
                  "StartServers 2", "ServerLimit 2", "ThreadsPerChild 25", "MaxRequestWorkers 50",
-                 "MinSpareThreads 1", "MaxSpareThreads 50", "MaxConnectionsPerChild 0"]
+                 "MinSpareThreads 1", "MaxSpareThreads 50", "MaxConnectionsPerChild 0",
+                 # Room for the idle keep-alive connections of the memory scenario.
+                 "KeepAliveTimeout 60", "AsyncRequestWorkerFactor 64"]
         if os.geteuid() == 0:
             lines += ["User www-data", "Group www-data"]
-        staple_on, staple_off = ports
         chains = [("rsa", "localhost-rsa"), ("ecdsa", "localhost-ecdsa")]
-        if kind == "gtls":
+        if vhosts is not None:
+            lines += self._scale_vhosts(kind, pki, ports[0], vhosts, chains)
+        elif kind == "gtls":
             lines += [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so",
                       f"GnuTLSCache shmcb:{self.dir}/logs/cache(512000)"]
-            for port, staple in ((staple_on, True), (staple_off, False)):
+            for port, staple in zip(ports, (True, False)):
                 lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost",
                           "  GnuTLSEnable On"]
                 for _, base in chains:
@@ -110,7 +120,7 @@ class Server:
                       f"SSLSessionCache shmcb:{self.dir}/logs/cache(512000)",
                       f"SSLStaplingCache shmcb:{self.dir}/logs/stapling(512000)",
                       "SSLProtocol -all +TLSv1.2 +TLSv1.3"]
-            for port, staple in ((staple_on, True), (staple_off, False)):
+            for port, staple in zip(ports, (True, False)):
                 lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost",
                           "  SSLEngine on"]
                 for _, base in chains:
@@ -121,7 +131,23 @@ class Server:
                 lines.append("</VirtualHost>")
         self.conf.write_text("\n".join(lines) + "\n")
 
+    @staticmethod
+    def _scale_vhosts(kind, pki, port, count, chains):
+        if kind == "gtls":
+            lines = [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so"]
+            enable = ["  GnuTLSEnable On"] + [line for _, base in chains for line in (
+                f'  GnuTLSCertificateFile "{pki}/{base}.chain.pem"', f'  GnuTLSKeyFile "{pki}/{base}.key"')]
+        else:
+            lines = [f"LoadModule ssl_module {MODULES}/mod_ssl.so", "SSLProtocol -all +TLSv1.2 +TLSv1.3"]
+            enable = ["  SSLEngine on"] + [line for _, base in chains for line in (
+                f'  SSLCertificateFile "{pki}/{base}.chain.pem"', f'  SSLCertificateKeyFile "{pki}/{base}.key"')]
+        lines.append(f"Listen 127.0.0.1:{port}")
+        for i in range(1, count + 1):
+            lines += [f"<VirtualHost 127.0.0.1:{port}>", f"  ServerName v{i}.scale.localhost", *enable, "</VirtualHost>"]
+        return lines
+
     def start(self):
+        started = time.monotonic()
         subprocess.run([HTTPD, "-d", str(self.dir), "-f", str(self.conf), "-k", "start"], check=True)
         for port in self.ports:
             wait_port(port)
@@ -131,6 +157,21 @@ class Server:
                 break
             time.sleep(0.05)
         self.pid = int(pid_file.read_text())
+        self.startup_seconds = time.monotonic() - started
+
+    def memory_kib(self):
+        """Proportional set size (shared pages split between sharers) of the
+        whole httpd process tree, in KiB."""
+        total = 0
+        for pid in [self.pid, *subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True,
+                                              text=True).stdout.split()]:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total
 
     def stop(self):
         if not hasattr(self, "pid"):
@@ -192,7 +233,7 @@ def client(args):
 
 def make_pki(workdir):
     pki = Path(workdir) / "pki"
-    subprocess.run([str(ROOT / "scripts/make-demo-pki.sh"), str(pki), "localhost"], check=True)
+    subprocess.run([str(ROOT / "scripts/make-demo-pki.sh"), str(pki), "localhost", "*.scale.localhost"], check=True)
     htdocs = Path(workdir) / "htdocs"
     htdocs.mkdir()
     (htdocs / "small.txt").write_text("hello\n")
@@ -233,6 +274,77 @@ def per_unit(unit, cpu_seconds, result):
     if unit == "µs/req":
         return cpu_seconds / max(1, result["requests"]) * 1e6
     return cpu_seconds / max(1, result["body_bytes"]) * (1 << 30) * 1e3
+
+
+def idle_connection_memory(server, port, ca, count):
+    """KiB of server memory (PSS of the tree) per idle keep-alive TLS 1.3
+    connection: `count` connections each make one request and stay open."""
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    before = server.memory_kib()
+    held = []
+    try:
+        for _ in range(count):
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                                       server_hostname="localhost")
+            sock.sendall(b"GET /small.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"hello\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise RuntimeError(f"{server.kind}: connection closed after {len(held)} idle connections")
+                answer += chunk
+            held.append(sock)
+        time.sleep(1.0)
+        return (server.memory_kib() - before) / count
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def scale_round(workdir, pki, counts, rounds, smoke, results, walls, errors):
+    """Per-handshake CPU with 1..N name-based vhosts (SNI picks the last one),
+    and startup time and memory with each count."""
+    n = 60 if smoke else 1000
+    for count in counts:
+        servers = {kind: Server(kind, workdir, pki, (free_port(),), vhosts=count) for kind in ("gtls", "ssl")}
+        try:
+            for kind, server in servers.items():
+                server.start()
+                time.sleep(0.5)
+                results.setdefault((f"Startup, {count} vhosts", kind), []).append(server.startup_seconds)
+                results.setdefault((f"Memory after start, {count} vhosts", kind), []).append(
+                    server.memory_kib() / 1024)
+            for _ in range(rounds):
+                for kind in random.sample(list(servers), len(servers)):
+                    server = servers[kind]
+                    before = server.cpu()
+                    data = client(["--port", str(server.ports[0]), "--sni", f"v{count}.scale.localhost",
+                                   "--ca", str(pki / "ca.pem"), "--priority", CLIENT_TLS13 + ECDSA_ONLY,
+                                   "--connections", str(n)])
+                    if data["errors"]:
+                        errors.append(f"{kind} {count} vhosts: {data}")
+                    name = f"SNI handshake, {count} vhosts"
+                    results.setdefault((name, kind), []).append(per_unit("µs/conn", server.cpu() - before, data))
+                    walls.setdefault((name, kind), []).append(data["seconds"])
+        finally:
+            for server in servers.values():
+                server.stop()
+
+
+SCALE_COUNTS = (1, 100, 1000)
+IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
+
+
+def extra_rows(smoke):
+    """Rows that do not come from scenarios(): memory and scale."""
+    counts = (1, 10) if smoke else SCALE_COUNTS
+    rows = [("Idle keep-alive connection memory", "KiB/conn")]
+    rows += [(f"SNI handshake, {c} vhosts", "µs/conn") for c in counts]
+    rows += [(f"Startup, {c} vhosts", "s") for c in counts]
+    rows += [(f"Memory after start, {c} vhosts", "MiB") for c in counts]
+    return rows
 
 
 def main():
@@ -297,11 +409,18 @@ def main():
                     errors.append(f"{who} {name}: only {data['stapled']} of {data['connections']} handshakes stapled")
                 results.setdefault((name, who), []).append(per_unit(unit, cpu, data))
                 walls.setdefault((name, who), []).append(data["seconds"])
+            for who in random.sample(list(servers), len(servers)):
+                print(f"  {who}: idle connection memory", file=sys.stderr, flush=True)
+                results.setdefault(("Idle keep-alive connection memory", who), []).append(
+                    idle_connection_memory(servers[who], servers[who].ports[1], pki / "ca.pem",
+                                           IDLE_CONNECTIONS[args.smoke]))
             print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
     finally:
         for server in servers.values():
             server.stop()
         responder.shutdown()
+    print("  scale: 1..N name-based vhosts", file=sys.stderr, flush=True)
+    scale_round(workdir, pki, (1, 10) if args.smoke else SCALE_COUNTS, rounds, args.smoke, results, walls, errors)
     micro = staple_micro_benchmark(workdir)
     write_report(args, rounds, results, walls, errors, micro)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -327,7 +446,7 @@ def staple_micro_benchmark(workdir):
 
 
 def write_report(args, rounds, results, walls, errors, micro):
-    names = [(s[0], s[1]) for s in scenarios(args.smoke)]
+    names = [(s[0], s[1]) for s in scenarios(args.smoke)] + extra_rows(args.smoke)
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.machine())
     lines = ["# mod_gtls benchmark results", "",
@@ -346,10 +465,19 @@ def write_report(args, rounds, results, walls, errors, micro):
         sm = statistics.median(s) if s else float("nan")
         fm = statistics.median(f) if f else float("nan")
         cell = lambda v: "–" if v != v else f"{v:.1f}"  # noqa: E731
+        if unit in ("s", "MiB"):
+            cell = lambda v: "–" if v != v else f"{v:.2f}"  # noqa: E731
         lines.append(f"| {name} | {unit} | {cell(min(g) if g else float('nan'))} | {cell(gm)} | "
                      f"{cell(min(s) if s else float('nan'))} | {cell(sm)} | {cell(fm)} | "
                      f"{cell(gm / sm) if sm else '–'} | {cell(gm / fm) if f else '–'} |")
-        chart.append((name, gm / sm if sm else float("nan"), gm / fm if f else float("nan")))
+        if unit not in ("s", "MiB"):  # the chart shows cost ratios only
+            chart.append((name, gm / sm if sm else float("nan"), gm / fm if f else float("nan")))
+    counts = (1, 10) if args.smoke else SCALE_COUNTS
+    one, most = (statistics.median(results.get((f"SNI handshake, {c} vhosts", "gtls"), [float("nan")]))
+                 for c in (counts[0], counts[-1]))
+    lines += ["", f"mod_gtls handshake CPU with {counts[-1]} vhosts / with {counts[0]}: {most / one:.2f}",
+              "Memory is the proportional set size (PSS) of the httpd process tree; idle connection memory is its "
+              f"growth with {IDLE_CONNECTIONS[args.smoke]:,} idle keep-alive TLS 1.3 connections, per connection."]
     lines += ["", "Ratios below 1.0 mean mod_gtls used less server CPU. Wall-clock seconds per client run (median):", ""]
     for name, _ in names:
         g, s = walls.get((name, "gtls"), []), walls.get((name, "ssl"), [])

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Makes a throw-away PKI with certtool: a root CA, an intermediate CA, and an RSA
-# and an ECDSA leaf for NAME, each with a chain file (leaf + intermediate).
-#   scripts/make-demo-pki.sh DIR NAME
+# and an ECDSA leaf for NAME (and any further DNS names), each with a chain file
+# (leaf + intermediate).
+#   scripts/make-demo-pki.sh DIR NAME [DNS_NAME...]
 set -euo pipefail
 dir=$1 name=$2
+shift 2
+extra_names=""
+for alt in "$@"; do extra_names+="dns_name = \"$alt\""$'\n'; done
 mkdir -p "$dir"
 cd "$dir"
 quiet() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@"; }; }
@@ -25,7 +29,7 @@ T
 cat > leaf.tmpl <<T
 cn = "$name"
 dns_name = "$name"
-ip_address = "127.0.0.1"
+${extra_names}ip_address = "127.0.0.1"
 tls_www_server
 signing_key
 encryption_key

@@ -28,6 +28,8 @@ namespace {
 
 // GnuTLS records carry at most this much plaintext.
 constexpr apr_size_t kMaxRecordPlaintext = 16384;
+// Room for two records, so a partly consumed one never forces a move per read.
+constexpr apr_size_t kPlaintextBufferSize = 2 * kMaxRecordPlaintext + 256;
 // Ciphertext is handed to the core output filter once this much is pending, so
 // a large response streams with bounded memory.
 constexpr apr_size_t kPassThreshold = 64 * 1024;
@@ -155,7 +157,9 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
         std::memmove(plain_.data(), plain_.data() + plain_begin_, plain_end_ - plain_begin_);
         plain_end_ -= plain_begin_;
         plain_begin_ = 0;
-        if (plain_.size() - plain_end_ < kMaxRecordPlaintext) plain_.resize(plain_end_ + kMaxRecordPlaintext);
+    }
+    if (plain_.size() - plain_end_ < kMaxRecordPlaintext) {
+        plain_.resize(std::max(plain_end_ + kMaxRecordPlaintext, kPlaintextBufferSize));
     }
     transport_block_ = block;
     for (;;) {
@@ -171,7 +175,10 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
         }
         int rc = static_cast<int>(n);
         if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-            if (APR_STATUS_IS_EAGAIN(transport_read_status_)) return APR_EAGAIN;
+            if (APR_STATUS_IS_EAGAIN(transport_read_status_)) {
+                if (plain_begin_ == plain_end_) plain_.release();  // the connection idles
+                return APR_EAGAIN;
+            }
             continue;  // a post-handshake message was processed
         }
         if (rc == GNUTLS_E_REHANDSHAKE) {

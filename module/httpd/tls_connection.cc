@@ -114,7 +114,6 @@ TlsConnection::TlsConnection(conn_rec* c, VhostTls& default_vhost) : c_(c), vhos
     int rc = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK);
     if (rc < 0) throw std::runtime_error(std::string("gnutls_init: ") + gnutls_strerror(rc));
     session_.reset(session);
-    plain_.resize(2 * 16384 + 256);
 }
 
 TlsConnection* TlsConnection::attach(conn_rec* c, VhostTls& default_vhost) {

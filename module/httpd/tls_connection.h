@@ -3,6 +3,7 @@
 // Created in pre_connection, owned by c->pool, used by one thread at a time.
 #pragma once
 
+#include "core/byte_buffer.h"
 #include "core/owned.h"
 #include "httpd/httpd.h"
 
@@ -91,7 +92,9 @@ private:
     apr_size_t first_bytes_length_ = 0;
 
     // Decrypted bytes not yet handed to the filters above: [plain_begin_, plain_end_).
-    std::vector<char> plain_;
+    // Allocated when a read needs it and freed when the connection waits with
+    // nothing buffered, so idle keep-alive connections do not hold it.
+    ByteBuffer plain_;
     apr_size_t plain_begin_ = 0;
     apr_size_t plain_end_ = 0;
     bool plain_eof_ = false;
