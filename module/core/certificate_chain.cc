@@ -91,21 +91,26 @@ std::vector<unsigned char> key_id(Handle handle, Getter getter) {
 
 }  // namespace
 
-CertificateChain CertificateChain::load(const std::string& chain_path, const std::string& key_path) {
+CertificateChain CertificateChain::load_certificates(const std::string& chain_path) {
     CertificateChain chain;
     chain.chain_path_ = chain_path;
-    chain.key_path_ = key_path;
     chain.certificates_ = import_chain(chain_path);
-    chain.key_ = import_key(key_path);
-    auto certificate_id = key_id(chain.leaf(), gnutls_x509_crt_get_key_id);
-    if (certificate_id.empty() || certificate_id != key_id(chain.key(), gnutls_x509_privkey_get_key_id)) {
-        fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);
-    }
     chain.must_staple_ = has_must_staple(chain.leaf());
     try {
         chain.leaf_facts_ = describe_certificate(chain.leaf());
     } catch (const std::runtime_error& e) {
         fail(ChainLoadError::File::Chain, chain_path, e.what());
+    }
+    return chain;
+}
+
+CertificateChain CertificateChain::load(const std::string& chain_path, const std::string& key_path) {
+    CertificateChain chain = load_certificates(chain_path);
+    chain.key_path_ = key_path;
+    chain.key_ = import_key(key_path);
+    auto certificate_id = key_id(chain.leaf(), gnutls_x509_crt_get_key_id);
+    if (certificate_id.empty() || certificate_id != key_id(chain.key(), gnutls_x509_privkey_get_key_id)) {
+        fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);
     }
     return chain;
 }

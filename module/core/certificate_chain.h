@@ -31,6 +31,9 @@ public:
     // holds no certificate, holds an encrypted or broken key, or when the key does
     // not belong to the leaf.
     static CertificateChain load(const std::string& chain_path, const std::string& key_path);
+    // Loads only the certificates of a PEM chain (leaf first), for tools that
+    // need no private key; key() is nullptr. Throws ChainLoadError like load().
+    static CertificateChain load_certificates(const std::string& chain_path);
 
     const std::string& chain_path() const { return chain_path_; }
     const std::string& key_path() const { return key_path_; }

@@ -24,8 +24,11 @@ int gtls_pre_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
 
 // Runs for `apachectl -t` too, so every file and value problem fails the test.
 int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
-    return guard(s, "check_config", HTTP_INTERNAL_SERVER_ERROR,
-                 [&] { return build_all_vhost_tls(s, pconf) ? OK : HTTP_INTERNAL_SERVER_ERROR; });
+    return guard(s, "check_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        if (!build_all_vhost_tls(s, pconf)) return HTTP_INTERNAL_SERVER_ERROR;
+        if (ap_exists_config_define(kDumpOcspBindingsDefine)) dump_ocsp_bindings(s, stdout);
+        return OK;
+    });
 }
 
 int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {

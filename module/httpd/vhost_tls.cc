@@ -4,6 +4,7 @@
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -148,6 +149,20 @@ VhostTls::~VhostTls() {
     if (ticket_key_.size() != 0) {
         gnutls_memset(const_cast<unsigned char*>(ticket_key_.data()), 0, ticket_key_.size());
     }
+}
+
+void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
+    for (server_rec* s = main_server; s != nullptr; s = s->next) {
+        const VhostTls* tls = server_config(s).tls;
+        if (tls == nullptr) continue;
+        for (std::size_t index = 0; index < tls->staples().size(); ++index) {
+            if (const StapleSource* staple = tls->staples()[index].get()) {
+                std::fprintf(out, "GTLSOCSPBinding\t%s\t%s\t%s\n", staple->id().c_str(),
+                             tls->chains()[index].chain_path().c_str(), staple->path().c_str());
+            }
+        }
+    }
+    std::fflush(out);
 }
 
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {

@@ -8,6 +8,7 @@
 #include "core/staple_source.h"
 #include "httpd/httpd.h"
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,13 @@ private:
 
 // The clock staples are judged by in httpd (the real one).
 const Clock& staple_clock();
+
+// `apachectl -t -D GTLS_DUMP_OCSP_BINDINGS` prints the stapled certificates,
+// one line each, for tools that keep the response files fresh
+// (gtls-ocsp-fetch --from-httpd):
+//   GTLSOCSPBinding <TAB> ServerName:port#index <TAB> chain file <TAB> response file
+inline constexpr const char* kDumpOcspBindingsDefine = "GTLS_DUMP_OCSP_BINDINGS";
+void dump_ocsp_bindings(server_rec* main_server, FILE* out);
 
 // Builds the VhostTls of every enabled server and stores it in its ServerConfig
 // (owned by pconf). Logs each problem and returns false if any server failed.

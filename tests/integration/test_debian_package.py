@@ -8,6 +8,7 @@ exactly as it was before.
 It changes the system, so it needs root and a system apache2 that is not
 running; where that is missing it is skipped, except under CI, where it fails."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -142,7 +143,8 @@ def test_package_installs_serves_staples_reloads_and_purges(system_apache, pki, 
     deb = Path(build.stdout.strip().splitlines()[-1])
     assert deb.name.startswith(f"{PACKAGE}_") and deb.suffix == ".deb" and deb.exists(), build.stdout
     contents = sh("dpkg-deb", "-c", str(deb)).stdout
-    for path in ("./usr/lib/apache2/modules/mod_gtls.so", "./etc/apache2/mods-available/gtls.load",
+    for path in ("./usr/lib/apache2/modules/mod_gtls.so", "./usr/sbin/gtls-ocsp-fetch",
+                 "./etc/apache2/mods-available/gtls.load",
                  "./etc/apache2/mods-available/gtls.conf", f"./usr/share/doc/{PACKAGE}/examples/"):
         assert path in contents, contents
     depends = sh("dpkg-deb", "-f", str(deb), "Depends", "Conflicts").stdout
@@ -176,6 +178,11 @@ def test_package_installs_serves_staples_reloads_and_purges(system_apache, pki, 
         assert status == 200 and body, err
         assert received_staple(port, "a.test", pki, RSA_ONLY, tmp_path) == responses["rsa"]
         assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == responses["ecdsa"]
+        # The packaged tool reads the same bindings from Debian's apache2ctl.
+        refresh = sh("gtls-ocsp-fetch", "--from-httpd", "--json")
+        bindings = {b["id"]: b for b in json.loads(refresh.stdout)["bindings"]}
+        assert sorted(bindings) == [f"a.test:{port}#0", f"a.test:{port}#1"], refresh.stdout
+        assert {b["status"] for b in bindings.values()} == {"fresh"}, refresh.stdout
 
         # graceful applies a new response path; the parent stays.
         parent = system_httpd_pid()

@@ -157,7 +157,12 @@ class Httpd:
         return f"/cgi-bin/{name}"
 
     # --- lifecycle -----------------------------------------------------
-    def _ctl(self, *args):
+    def command(self):
+        """The httpd command line for this server, before its action arguments."""
+        return [HTTPD, "-d", str(self.root), "-f", str(self.conf_path)]
+
+    def environment(self):
+        """The environment httpd runs in."""
         env = dict(os.environ)
         preload = os.environ.get("GTLS_SANITIZER_PRELOAD")
         if preload:
@@ -166,8 +171,11 @@ class Httpd:
             env["LD_PRELOAD"] = preload
             env["ASAN_OPTIONS"] = f"detect_leaks=0:log_path={self.root}/logs/sanitizer"
             env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.root}/logs/sanitizer"
-        return subprocess.run([HTTPD, "-d", str(self.root), "-f", str(self.conf_path), *args],
-                              capture_output=True, text=True, timeout=120, check=False, env=env)
+        return env
+
+    def _ctl(self, *args):
+        return subprocess.run([*self.command(), *args], capture_output=True, text=True, timeout=120, check=False,
+                              env=self.environment())
 
     def configtest(self, conf: str = None):
         """(exit code, combined output) of `httpd -t`; with `conf`, on the base

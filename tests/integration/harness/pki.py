@@ -58,17 +58,18 @@ class Pki:
                       'cn = "mod_gtls test intermediate"', "ca", "cert_signing_key", "crl_signing_key",
                       "expiration_days = 3650"]))
 
-    def leaf(self, name: str, key_type: str, tag: str = "", alt_names=(), must_staple=False) -> Leaf:
+    def leaf(self, name: str, key_type: str, tag: str = "", alt_names=(), must_staple=False, ocsp_uri=None) -> Leaf:
         """The leaf for (name, key_type, tag, alt_names, must_staple), made on
         first use. `tag` makes a second, different certificate for the same name.
         Different alt_names are different certificates (and files): a test that
         asks for b.test with www.b.test never gets a cached b.test without it."""
         alt_names = tuple(alt_names)
-        key = (name, key_type, tag, alt_names, must_staple)
+        key = (name, key_type, tag, alt_names, must_staple, ocsp_uri)
         if key in self._leaves:
             return self._leaves[key]
         sans = ("-san-" + hashlib.sha256(" ".join(alt_names).encode()).hexdigest()[:8]) if alt_names else ""
-        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}{sans}{'-must-staple' if must_staple else ''}"
+        aia = ("-aia-" + hashlib.sha256(ocsp_uri.encode()).hexdigest()[:8]) if ocsp_uri else ""
+        base = self.dir / f"{name}-{key_type}{('-' + tag) if tag else ''}{sans}{aia}{'-must-staple' if must_staple else ''}"
         key_path = Path(f"{base}.key")
         cert = Path(f"{base}.pem")
         chain = Path(f"{base}.chain.pem")
@@ -78,7 +79,7 @@ class Pki:
             _certtool("--generate-privkey", "--key-type", "ecdsa", "--curve", "secp256r1", "--outfile", str(key_path))
         lines = [f'cn = "{name}"', f'dns_name = "{name}"'] + [f'dns_name = "{n}"' for n in alt_names] + [
             "tls_www_server", "signing_key", "encryption_key", "expiration_days = 365"] + (
-            ["tls_feature = 5"] if must_staple else [])
+            ["tls_feature = 5"] if must_staple else []) + ([f'ocsp_uri = "{ocsp_uri}"'] if ocsp_uri else [])
         _certtool("--generate-certificate", "--load-privkey", str(key_path),
                   "--load-ca-certificate", str(self.intermediate), "--load-ca-privkey", str(self.intermediate_key),
                   "--outfile", str(cert), "--template", _template(Path(f"{base}.tmpl"), lines))
