@@ -105,6 +105,10 @@ class Httpd:
         self.allowed_errors = []
         self.problems = []  # harness-detected failures (e.g. httpd did not stop)
         self.stop_log_ranges = []  # error-log byte ranges written while stop() ran
+        # Libraries and variables httpd runs with besides the sanitizer's
+        # (e.g. libfaketime for clock jumps).
+        self.extra_preload = []
+        self.extra_environment = {}
         self.started = False
         (self.root / "htdocs" / "index.html").write_text("default\n")
 
@@ -164,13 +168,16 @@ class Httpd:
     def environment(self):
         """The environment httpd runs in."""
         env = dict(os.environ)
+        env.update(self.extra_environment)
         preload = os.environ.get("GTLS_SANITIZER_PRELOAD")
         if preload:
             # A sanitizer build of the module needs its runtime loaded first; reports
             # go to logs/sanitizer.* (writable by httpd's User) and fail the test.
-            env["LD_PRELOAD"] = preload
             env["ASAN_OPTIONS"] = f"detect_leaks=0:log_path={self.root}/logs/sanitizer"
             env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={self.root}/logs/sanitizer"
+        libraries = ([preload] if preload else []) + list(self.extra_preload)
+        if libraries:
+            env["LD_PRELOAD"] = ":".join(libraries)
         return env
 
     def _ctl(self, *args):
@@ -198,6 +205,10 @@ class Httpd:
 
     def pid(self) -> int:
         return int(self.pid_file.read_text().strip())
+
+    def children(self):
+        """Pids of the parent's live child processes (the workers)."""
+        return _children(self.pid())
 
     def generations(self) -> int:
         return self.read_error_log().count("resuming normal operations")
