@@ -8,6 +8,8 @@
 #include "httpd/guard.h"
 #include "httpd/server_config.h"
 
+#include <cstring>
+
 namespace gtls {
 
 namespace {
@@ -106,7 +108,12 @@ const char* set_cache(cmd_parms* cmd, void*, const char* type, const char* legac
 const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const argv[]) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         // httpd's argument splitter stops at an empty word, so `""` arrives as no
-        // argument at all: no response file for this certificate.
+        // argument at all: no response file for this certificate. Only the raw
+        // line tells it from a directive given nothing, which is a mistake.
+        if (argc == 0 && cmd->directive != nullptr &&
+            (cmd->directive->args == nullptr || cmd->directive->args[std::strspn(cmd->directive->args, " \t")] == '\0')) {
+            return directive_error(cmd, "needs a response FILE, or \"\" for none");
+        }
         std::vector<std::string> files;
         for (int i = 0; i < argc; ++i) {
             files.emplace_back(argv[i][0] == '\0' ? "" : ap_server_root_relative(cmd->pool, argv[i]));

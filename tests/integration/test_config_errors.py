@@ -1,5 +1,6 @@
 """Broken configurations fail `httpd -t` with the directive and the reason."""
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,61 @@ def test_bad_value_names_directive(check, body, expected):
     code, out = check(body)
     assert code != 0
     assert expected in out, out
+
+
+# The abuse corpus: wrong arity, values out of range, wrong contexts, features
+# mod_gtls refuses. Each fails `httpd -t` naming the directive and the reason
+# (and, run under the sanitizer build, crashes nothing).
+@pytest.mark.parametrize("body,expected", [
+    ("  GnuTLSEnable", "GnuTLSEnable takes one argument"),
+    ("  GnuTLSEnable On Off", "GnuTLSEnable takes one argument"),
+    ("  GnuTLSCertificateFile /a.pem /b.pem", "GnuTLSCertificateFile takes one argument"),
+    ("  GnuTLSCacheTimeout -1", "GnuTLSCacheTimeout must be between 0 and 604800 seconds, not -1"),
+    ("  GnuTLSCacheTimeout 99999999999999999999", "GnuTLSCacheTimeout must be a whole number of seconds"),
+    ("  GnuTLSOCSPCheckInterval 86401", "GnuTLSOCSPCheckInterval must be between 0 and 86400 seconds, not 86401"),
+    ("  GnuTLSOCSPStapling maybe", "GnuTLSOCSPStapling must be On or Off, not 'maybe'"),
+    ("  GnuTLSOCSPResponseFile", 'GnuTLSOCSPResponseFile needs a response FILE, or "" for none'),
+    ("  GnuTLSOCSPResponseFile /a.der\n  GnuTLSOCSPResponseFile /b.der",
+     "GnuTLSOCSPResponseFile: 2 occurrence(s) for 1 certificate(s)"),
+    ("  GnuTLSP11Module /x.so", "GnuTLSP11Module is not supported by mod_gtls yet"),
+    ("  GnuTLSPIN 1234", "GnuTLSPIN is not supported by mod_gtls yet"),
+    ("  GnuTLSProxyEngine On", "GnuTLSProxyEngine 'On' is not supported by mod_gtls yet"),
+    ("  <Location />\n    GnuTLSEnable On\n  </Location>", "GnuTLSEnable not allowed in <Location> context"),
+    ("  <Directory />\n    GnuTLSCacheTimeout 10\n  </Directory>", "GnuTLSCacheTimeout not allowed in <Directory> context"),
+])
+def test_abuse_corpus_fails_configtest_with_directive_and_reason(check, body, expected):
+    code, out = check(body)
+    assert code != 0, out
+    assert expected in out, out
+
+
+def test_empty_response_file_entry_is_accepted(check):
+    code, out = check('  GnuTLSOCSPResponseFile ""')
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("content,expected", [
+    ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "no private key could be read"),
+    ("", "no private key could be read"),
+])
+def test_garbage_key_file(check, pki, tmp_path, content, expected):
+    leaf = pki.leaf("a.test", "ecdsa")
+    key = tmp_path / "garbage.key"
+    key.write_text(content)
+    code, out = check(leaves=[type(leaf)(leaf.name, leaf.key_type, leaf.cert, leaf.chain, key)])
+    assert code != 0
+    assert f"a.test:" in out and "#0" in out and f"GnuTLSKeyFile {key}: {expected}" in out, out
+
+
+@pytest.mark.parametrize("chain,expected", [("empty", "no certificate could be read"), ("/etc", "not a regular file")])
+def test_unusable_chain_file(check, pki, tmp_path, chain, expected):
+    leaf = pki.leaf("a.test", "ecdsa")
+    path = Path("/etc") if chain == "/etc" else tmp_path / "empty.pem"
+    if chain == "empty":
+        path.write_text("")
+    code, out = check(leaves=[type(leaf)(leaf.name, leaf.key_type, path, path, leaf.key)])
+    assert code != 0
+    assert "GnuTLSCertificateFile" in out and expected in out, out
 
 
 def test_key_of_other_certificate(check, pki):
