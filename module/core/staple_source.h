@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <vector>
+#include <vector>
 
 namespace gtls {
 
@@ -125,8 +126,8 @@ private:
 
     const std::string id_;
     const std::string path_;
-    OwnedCrt leaf_;
-    OwnedCrt issuer_;
+    const std::vector<unsigned char> leaf_der_;    // parsed only to validate a file
+    const std::vector<unsigned char> issuer_der_;
     const std::chrono::seconds check_interval_;
     const LogLevel problem_level_;
     const Clock& clock_;

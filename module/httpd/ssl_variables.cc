@@ -27,8 +27,8 @@ const CertificateFacts* served_certificate(gnutls_session_t session, const Vhost
     const gnutls_datum_t* ours = gnutls_certificate_get_ours(session);
     if (ours == nullptr) return nullptr;
     const std::string_view sent(reinterpret_cast<const char*>(ours->data), ours->size);
-    for (const CertificateChain& chain : vhost.chains()) {
-        if (chain.leaf_facts().der == sent) return &chain.leaf_facts();
+    for (const ServedChain& chain : vhost.chains()) {
+        if (chain.leaf_facts.der == sent) return &chain.leaf_facts;
     }
     return nullptr;
 }

@@ -65,15 +65,16 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     tls->credentials_.reset(credentials);
     gnutls_certificate_set_flags(credentials, GNUTLS_CERTIFICATE_API_V2);
 
+    std::vector<CertificateChain> chains;
     for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
         const std::string where = "certificate " + tls->id_ + "#" + std::to_string(index) + ": ";
         try {
-            tls->chains_.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
+            chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
         } catch (const ChainLoadError& e) {
             fail(where + (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") +
                  e.what());
         }
-        const CertificateChain& chain = tls->chains_.back();
+        const CertificateChain& chain = chains.back();
         auto certificates = chain.certificates();
         int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
                                                  static_cast<unsigned>(certificates.size()), chain.key());
@@ -83,7 +84,8 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         }
     }
 
-    tls->bind_staples(config);
+    tls->bind_staples(config, chains);
+    for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
 
     try {
         tls->priorities_ = compile_priorities(config.priorities.value_or(std::string(kDefaultPriorities)));
@@ -105,8 +107,8 @@ const Clock& staple_clock() {
     return clock;
 }
 
-void VhostTls::bind_staples(const ServerConfig& config) {
-    const std::size_t certificates = chains_.size();
+void VhostTls::bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains) {
+    const std::size_t certificates = chains.size();
     if (config.ocsp_response_files.size() > certificates) {
         fail("GnuTLSOCSPResponseFile: " + std::to_string(config.ocsp_response_files.size()) + " occurrence(s) for " +
              std::to_string(certificates) + " certificate(s); the n-th occurrence belongs to the n-th certificate");
@@ -115,7 +117,7 @@ void VhostTls::bind_staples(const ServerConfig& config) {
     const auto interval = std::chrono::seconds(config.ocsp_check_interval.value_or(kDefaultOcspCheckIntervalSeconds));
     staples_.resize(certificates);
     for (std::size_t index = 0; index < certificates; ++index) {
-        const CertificateChain& chain = chains_[index];
+        const CertificateChain& chain = chains[index];
         const std::string certificate_id = id_ + "#" + std::to_string(index);
         const std::vector<std::string>* files =
             index < config.ocsp_response_files.size() ? &config.ocsp_response_files[index] : nullptr;
@@ -158,7 +160,7 @@ void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
         for (std::size_t index = 0; index < tls->staples().size(); ++index) {
             if (const StapleSource* staple = tls->staples()[index].get()) {
                 std::fprintf(out, "GTLSOCSPBinding\t%s\t%s\t%s\n", staple->id().c_str(),
-                             tls->chains()[index].chain_path().c_str(), staple->path().c_str());
+                             tls->chains()[index].chain_path.c_str(), staple->path().c_str());
             }
         }
     }

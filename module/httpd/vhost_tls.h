@@ -17,6 +17,15 @@ namespace gtls {
 
 struct ServerConfig;
 
+// What handshakes and status lines need of a configured chain once the
+// credentials hold it: its file and the leaf's SSL_SERVER_* facts. (The parsed
+// certificates and the key are dropped after the build: a parsed certificate
+// alone costs ~19 KB, which a thousand vhosts would otherwise keep for nothing.)
+struct ServedChain {
+    std::string chain_path;
+    CertificateFacts leaf_facts;
+};
+
 class VhostTls {
 public:
     // Loads and checks every chain/key pair of `config` and builds the GnuTLS
@@ -39,7 +48,8 @@ public:
     // The key that encrypts session tickets, or nullptr when tickets are off.
     const gnutls_datum_t* ticket_key() const { return ticket_key_.size() ? &ticket_key_.get() : nullptr; }
     unsigned session_lifetime_seconds() const { return session_lifetime_seconds_; }
-    const std::vector<CertificateChain>& chains() const { return chains_; }
+    // One entry per certificate index.
+    const std::vector<ServedChain>& chains() const { return chains_; }
     // One entry per certificate index; nullptr where nothing is stapled.
     const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
 
@@ -48,14 +58,14 @@ private:
 
     server_rec* server_ = nullptr;
     std::string id_;
-    std::vector<CertificateChain> chains_;
+    std::vector<ServedChain> chains_;
     OwnedCredentials credentials_;
     OwnedPriority priorities_;
     OwnedDatum ticket_key_;
     unsigned session_lifetime_seconds_ = 0;
     std::vector<std::unique_ptr<StapleSource>> staples_;
 
-    void bind_staples(const ServerConfig& config);
+    void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);
 };
 
 // The clock staples are judged by in httpd (the real one).
