@@ -46,7 +46,7 @@ LogSink log_sink_for(server_rec* s) {
 
 }  // namespace
 
-std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config) {
+std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, PriorityCaches& priority_caches) {
     std::unique_ptr<VhostTls> tls(new VhostTls());
     tls->server_ = s;
     tls->id_ = server_id(s);
@@ -87,11 +87,17 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     tls->bind_staples(config, chains);
     for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
 
-    try {
-        tls->priorities_ = compile_priorities(config.priorities.value_or(std::string(kDefaultPriorities)));
-    } catch (const std::exception& e) {
-        fail(std::string("GnuTLSPriorities: ") + e.what());
+    const std::string priorities = config.priorities.value_or(std::string(kDefaultPriorities));
+    SharedPriorities& compiled = priority_caches[priorities];
+    if (!compiled) {
+        try {
+            compiled = compile_priorities(priorities);
+        } catch (const std::exception& e) {
+            priority_caches.erase(priorities);
+            fail(std::string("GnuTLSPriorities: ") + e.what());
+        }
     }
+    tls->priorities_ = compiled;
 
     if (config.session_tickets.value_or(true)) {
         if (int rc = gnutls_session_ticket_key_generate(tls->ticket_key_.out()); rc < 0) {
@@ -169,12 +175,13 @@ void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
 
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     bool all_built = true;
+    PriorityCaches priority_caches;
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         ServerConfig& config = server_config(s);
         config.tls = nullptr;
         if (!config.is_enabled()) continue;
         try {
-            config.tls = pool_own(pconf, VhostTls::build(s, config));
+            config.tls = pool_own(pconf, VhostTls::build(s, config, priority_caches));
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
                          config.tls->id().c_str(), config.tls->chains().size());
         } catch (const std::exception& e) {
