@@ -186,7 +186,8 @@ def test_aborted_handshakes_leak_neither_descriptors_nor_memory(httpd_factory, p
     fds_after, rss_after = worker_state(server)
     print(f"1000 aborted handshakes: descriptors {fds_before} -> {fds_after}, RSS {rss_before} -> {rss_after} KiB")
     assert fds_after <= fds_before + 2, (fds_before, fds_after)
-    assert rss_after - rss_before < 3 * 1024, f"RSS grew by {rss_after - rss_before} KiB over 1000 aborted handshakes"
+    if not os.environ.get("GTLS_SANITIZER_PRELOAD"):  # ASan keeps freed memory in quarantine (up to 256 MB)
+        assert rss_after - rss_before < 3 * 1024, f"RSS grew by {rss_after - rss_before} KiB over 1000 aborted handshakes"
     status, _, _, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port)
     assert status == 200, err
 
@@ -194,6 +195,8 @@ def test_aborted_handshakes_leak_neither_descriptors_nor_memory(httpd_factory, p
 # --- clock jumps -----------------------------------------------------------
 
 @pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed")
+@pytest.mark.skipif(bool(os.environ.get("GTLS_SANITIZER_PRELOAD")),
+                    reason="libfaketime and ASan both interpose libc; httpd hangs at start with both")
 def test_clock_jumps_never_staple_an_expired_or_future_response(httpd_factory, pki, port, tmp_path):
     server, files, rsa, ecdsa = dual_chain_server(httpd_factory, pki, port, interval=1)
     clock = server.root / "faketime"  # read by the workers too, as httpd's User

@@ -217,9 +217,10 @@ def keepalive_client(port, ca, setup_slots, all_idle, results):
             answers = [(response.status, response.read())]
         all_idle.wait(timeout=60)
         time.sleep(1.0)  # idle long enough for the MPM to park the connection
-        connection.request("GET", "/hello.txt")
-        response = connection.getresponse()
-        answers.append((response.status, response.read()))
+        with setup_slots:  # a burst of 25 requests would make all 10 workers busy
+            connection.request("GET", "/hello.txt")
+            response = connection.getresponse()
+            answers.append((response.status, response.read()))
         connection.close()
         results.append(answers == [(200, b"hello over tls\n")] * 2 or answers)
     except Exception as e:  # noqa: BLE001 - reported by the test
@@ -230,8 +231,8 @@ def test_idle_keepalive_connections_hold_no_thread(httpd_factory, pki, port):
     # One process with 10 worker threads and 25 idle keep-alive TLS
     # connections: only if an idle connection holds no thread (the event MPM
     # parks it) does every connection get its second answer. Connections are
-    # set up 4 at a time so that handshakes alone never occupy every thread
-    # (the event MPM closes idle connections when all its workers are busy).
+    # set up, and asked again, 4 at a time so that they never occupy every
+    # thread (the event MPM closes idle connections when all its workers are busy).
     import threading
     server = httpd_factory(mpm="event", log_level="info gtls:trace1 mpm_event:trace1")
     server.docroot().joinpath("hello.txt").write_text("hello over tls\n")
