@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mod_gtls needs to build, run its demo and run its
-# tests. Installs only what is missing; needs root (or sudo) when anything is.
+# tests, the fuzzers included (fuzz/). Installs only what is missing; needs root
+# (or sudo) when anything is.
 set -euo pipefail
 
 packages=(
@@ -9,8 +10,11 @@ packages=(
   libgnutls28-dev gnutls-bin openssl libcurl4-gnutls-dev
   googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
-  curl faketime nghttp2-client
+  curl faketime nghttp2-client testssl.sh valgrind
   debhelper dpkg-dev fakeroot lintian
+  # libFuzzer's runtime is in libclang-rt-14-dev, only a Recommends of clang-14;
+  # llvm-14 has the llvm-symbolizer that makes sanitizer reports readable.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -117,6 +117,11 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
     while (!APR_BRIGADE_EMPTY(t.ciphertext_in_) && APR_BRIGADE_FIRST(t.ciphertext_in_) != rest) {
         apr_bucket_delete(APR_BRIGADE_FIRST(t.ciphertext_in_));
     }
+    if (!t.handshake_done_ && (t.handshake_bytes_in_ += length) > kMaxHandshakeBytesIn) {
+        t.transport_read_status_ = kHandshakeTooLarge;
+        gnutls_transport_set_errno(session, EMSGSIZE);
+        return -1;
+    }
     if (t.first_bytes_length_ < sizeof(t.first_bytes_)) {
         apr_size_t take = std::min(length, sizeof(t.first_bytes_) - t.first_bytes_length_);
         std::memcpy(t.first_bytes_ + t.first_bytes_length_, data, take);

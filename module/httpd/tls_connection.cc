@@ -1,8 +1,9 @@
-// Session setup, vhost/protocol selection from the ClientHello, and the
-// handshake driver. The byte-moving parts (transport and filters) are in
-// io_filters.cc.
+// Session setup, vhost/protocol selection from the ClientHello (whose
+// extensions core/client_hello.cc reads), and the handshake driver. The
+// byte-moving parts (transport and filters) are in io_filters.cc.
 #include "httpd/tls_connection.h"
 
+#include "core/client_hello.h"
 #include "httpd/guard.h"
 #include "httpd/io_filters.h"
 #include "httpd/pool_own.h"
@@ -18,58 +19,7 @@ namespace gtls {
 
 namespace {
 
-// TLS extension ids (RFC 6066, RFC 7301).
-constexpr unsigned kExtensionServerName = 0;
-constexpr unsigned kExtensionAlpn = 16;
 constexpr unsigned kMaxHandshakeRounds = 10000;
-
-struct ClientHelloExtensions {
-    std::string server_name;
-    std::vector<std::string> alpn;
-};
-
-unsigned read_u16(const unsigned char* p) { return (unsigned{p[0]} << 8) | p[1]; }
-
-// RFC 6066 section 3: ServerNameList; only host_name (type 0) entries exist.
-void parse_server_name(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
-    if (size < 2) return;
-    unsigned list_size = read_u16(data);
-    if (list_size + 2 > size) return;
-    const unsigned char* p = data + 2;
-    const unsigned char* end = p + list_size;
-    while (p + 3 <= end) {
-        unsigned type = p[0];
-        unsigned name_size = read_u16(p + 1);
-        p += 3;
-        if (p + name_size > end) return;
-        if (type == 0 && out.server_name.empty()) {
-            out.server_name.assign(reinterpret_cast<const char*>(p), name_size);
-        }
-        p += name_size;
-    }
-}
-
-// RFC 7301 section 3.1: ProtocolNameList.
-void parse_alpn(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
-    if (size < 2) return;
-    unsigned list_size = read_u16(data);
-    if (list_size + 2 > size) return;
-    const unsigned char* p = data + 2;
-    const unsigned char* end = p + list_size;
-    while (p < end) {
-        unsigned name_size = *p++;
-        if (name_size == 0 || p + name_size > end) return;
-        out.alpn.emplace_back(reinterpret_cast<const char*>(p), name_size);
-        p += name_size;
-    }
-}
-
-int collect_extension(void* ctx, unsigned tls_id, const unsigned char* data, unsigned size) {
-    auto& out = *static_cast<ClientHelloExtensions*>(ctx);
-    if (tls_id == kExtensionServerName) parse_server_name(data, size, out);
-    if (tls_id == kExtensionAlpn) parse_alpn(data, size, out);
-    return 0;
-}
 
 int client_hello_hook(gnutls_session_t session, unsigned, unsigned, unsigned, const gnutls_datum_t* message) {
     auto* connection = static_cast<TlsConnection*>(gnutls_session_get_ptr(session));
@@ -155,8 +105,7 @@ void TlsConnection::select_vhost(VhostTls& vhost) {
 }
 
 int TlsConnection::on_client_hello(const gnutls_datum_t* message) {
-    ClientHelloExtensions extensions;
-    gnutls_ext_raw_parse(&extensions, collect_extension, message, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+    ClientHelloExtensions extensions = read_client_hello_extensions(*message);
 
     if (!extensions.server_name.empty() && !vhost_from_sni_) {
         sni_ = extensions.server_name;
@@ -242,7 +191,11 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
 
 void TlsConnection::log_handshake_failure(int gnutls_error) {
     const char* vhost = vhost_->id().c_str();
-    if (APR_STATUS_IS_TIMEUP(transport_read_status_)) {
+    if (transport_read_status_ == kHandshakeTooLarge) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                      "GTLS0213: %s: client %s sent more than %" APR_SIZE_T_FMT " bytes before finishing the TLS handshake; "
+                      "dropping it", vhost, c_->client_ip, kMaxHandshakeBytesIn);
+    } else if (APR_STATUS_IS_TIMEUP(transport_read_status_)) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, transport_read_status_, c_,
                       "GTLS0202: %s: TLS handshake with %s timed out", vhost, c_->client_ip);
     } else if (APR_STATUS_IS_EOF(transport_read_status_) || gnutls_error == GNUTLS_E_PREMATURE_TERMINATION) {

@@ -14,6 +14,15 @@ namespace gtls {
 
 class VhostTls;
 
+// The most a client may send before its handshake is done. GnuTLS 3.7 buffers
+// a handshake message of any announced size (up to 16 MiB) until it is
+// complete, so without a bound every connection could be made to hold
+// megabytes until Timeout. Real ClientHellos are a few KiB (post-quantum key
+// shares included).
+inline constexpr apr_size_t kMaxHandshakeBytesIn = 64 * 1024;
+// transport_read_status_ once a client went past kMaxHandshakeBytesIn.
+inline constexpr apr_status_t kHandshakeTooLarge = APR_ENOSPC;
+
 class TlsConnection {
 public:
     // Creates the TLS state for `c` (whose address selected `vhost`), registers it
@@ -90,6 +99,7 @@ private:
     apr_status_t transport_write_status_ = APR_SUCCESS;
     char first_bytes_[8] = {};
     apr_size_t first_bytes_length_ = 0;
+    apr_size_t handshake_bytes_in_ = 0;  // ciphertext read while the handshake runs
 
     // Decrypted bytes not yet handed to the filters above: [plain_begin_, plain_end_).
     // Allocated when a read needs it and freed when the connection waits with

@@ -180,3 +180,114 @@ def test_many_bad_clients_at_once(server, pki, port):
         thread.join(timeout=60)
     for _ in range(5):
         assert still_serves(pki, port)
+
+
+# --- TLS-level abuse with handcrafted ClientHellos -------------------------
+
+def python_client_hello(sni="a.test"):
+    """A real TLS 1.3 ClientHello from Python's ssl, made without a network."""
+    import ssl
+    tls = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=sni)
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def rebuilt_client_hello(hello, change, legacy_version=None):
+    """`hello` with its extensions passed through `change(list of (type, data))`
+    (and its legacy_version replaced when given), lengths fixed, split into
+    records of at most 16 KiB."""
+    import struct
+    body = hello[5:]
+    assert hello[0] == 22 and body[0] == 1
+    message = body[4:4 + int.from_bytes(body[1:4], "big")]
+    p = 2 + 32
+    p += 1 + message[p]                                   # session id
+    p += 2 + int.from_bytes(message[p:p + 2], "big")      # cipher suites
+    p += 1 + message[p]                                   # compression methods
+    end = p + 2 + int.from_bytes(message[p:p + 2], "big")
+    extensions, q = [], p + 2
+    while q < end:
+        length = int.from_bytes(message[q + 2:q + 4], "big")
+        extensions.append((int.from_bytes(message[q:q + 2], "big"), message[q + 4:q + 4 + length]))
+        q += 4 + length
+    encoded = b"".join(struct.pack(">HH", t, len(d)) + d for t, d in change(extensions))
+    message = (legacy_version or message[:2]) + message[2:p] + struct.pack(">H", len(encoded)) + encoded
+    handshake = bytes([1]) + len(message).to_bytes(3, "big") + message
+    return b"".join(bytes([22, 3, 1]) + struct.pack(">H", len(handshake[i:i + 16384])) + handshake[i:i + 16384]
+                    for i in range(0, len(handshake), 16384))
+
+
+def server_answer(port, data):
+    """The first 5 bytes the server sends back (a record header), or b"" if it
+    closed first."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return b""
+        try:
+            return sock.recv(5)
+        except (ConnectionResetError, socket.timeout):
+            return b""
+
+
+def test_many_server_names_are_bounded(server, pki, port):
+    import struct
+
+    def many_names(extensions):
+        names = [b"a.test"] + [f"n{i}.example".encode() for i in range(300)]
+        listed = b"".join(b"\x00" + struct.pack(">H", len(n)) + n for n in names)
+        return [(t, struct.pack(">H", len(listed)) + listed if t == 0 else d) for t, d in extensions]
+
+    answer = server_answer(port, rebuilt_client_hello(python_client_hello(), many_names))
+    # Either served (a ServerHello, content type 22: the first name counts) or refused with an alert (21).
+    assert answer[:1] in (b"\x16", b"\x15"), answer
+    assert still_serves(pki, port)
+
+
+def test_large_but_legal_client_hello_is_served(server, pki, port):
+    padded = rebuilt_client_hello(python_client_hello(), lambda extensions: extensions + [(21, b"\x00" * 30000)])
+    assert server_answer(port, padded)[:1] == b"\x16"  # a ServerHello
+    assert still_serves(pki, port)
+
+
+def test_oversized_handshake_is_dropped_early(server, pki, port):
+    # A ClientHello announcing 16 MiB, sent on and on: the server must stop
+    # reading after its bound instead of buffering it all.
+    import os
+    import struct
+    header = bytes([1]) + (0xFFFFFF).to_bytes(3, "big") + os.urandom(16380)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(bytes([22, 3, 1]) + struct.pack(">H", len(header)) + header)
+        try:
+            for _ in range(1000):
+                sock.sendall(bytes([22, 3, 1, 0x40, 0x00]) + os.urandom(16384))
+                sent += 16384
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    assert sent < 1024 * 1024, f"the server kept reading: {sent} bytes"
+    time.sleep(0.5)
+    assert "GTLS0213" in server.read_error_log()
+    assert still_serves(pki, port)
+
+
+@pytest.mark.parametrize("record", [
+    bytes([22, 3, 1, 0xFF, 0xFF]) + bytes(65535),
+    bytes([22, 3, 3, 0x00, 0x04, 1, 0, 0, 0]),
+    bytes([23, 3, 3, 0x00, 0x10]) + bytes(16),
+    bytes([22, 3, 1, 0x00, 0x08, 1, 0, 0, 4, 3, 3, 0, 0]),
+], ids=["record-longer-than-tls-allows", "empty-client-hello", "application-data-first", "hello-cut-in-random"])
+def test_malformed_client_hellos_get_an_alert_or_close(server, pki, port, record):
+    answer = server_answer(port, record)
+    assert answer[:1] in (b"", b"\x15"), answer
+    assert still_serves(pki, port)
+
+
+def test_unknown_alpn_gets_no_protocol_and_http11(server, pki, port):
+    code, out = gnutls_cli(port, "a.test", pki.ca, extra=["--alpn", "spdy/1", "--alpn", "foo"],
+                           input_bytes=b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+    assert code == 0, out
+    assert "Application protocol" not in out, out  # no ALPN answer rather than one the client did not offer
+    assert "HTTP/1.1 200 OK" in out, out

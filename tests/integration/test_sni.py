@@ -157,3 +157,29 @@ def test_absolute_uri_naming_another_vhost_is_misdirected(three_vhosts, pki, por
     request = f"GET https://b.test:{port}/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".encode()
     code, out = s_client(port, "a.test", pki.ca, extra=["-ign_eof"], input_bytes=request)
     assert "HTTP/1.1 421 Misdirected Request" in out, out
+
+
+@pytest.mark.parametrize("legacy_version", [b"\x03\x03", b"\x04\x01", b"\xfe\x01"])
+def test_sni_counts_whatever_the_client_hello_legacy_version(three_vhosts, pki, port, legacy_version):
+    # A TLS 1.2 ClientHello naming b.test: GnuTLS serves hellos with a legacy
+    # version it does not know (RFC 5246 E.1), and the vhost must still be the
+    # one SNI names (its certificate travels in clear under TLS 1.2).
+    import socket
+    import ssl
+    from test_robustness import rebuilt_client_hello
+    context = ssl.create_default_context()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="b.test")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    hello = rebuilt_client_hello(outgoing.read(), lambda extensions: extensions, legacy_version=legacy_version)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(hello)
+        flight = b""
+        while b"mod_gtls test intermediate" not in flight and len(flight) < 20000:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            flight += chunk
+    assert flight[:1] == b"\x16", flight[:20]  # a handshake, not an alert
+    assert b"b.test" in flight and b"a.test" not in flight, "the default vhost's certificate was served"
