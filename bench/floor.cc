@@ -2,19 +2,25 @@
 // a socketpair) doing the benchmark's handshake + one small GET with the same
 // certificates and priorities as the servers. The server thread's CPU time per
 // connection is what no module built on GnuTLS can go under. Prints one JSON line.
+// With --tcp the two threads talk over a loopback TCP connection instead, which
+// the server thread accepts: what the kernel's TCP adds to the floor.
 //
 //   gtls-bench-floor --chain F --key F --ca F [--staple DER] [--priority P]
-//                    [--client-priority P] [--connections N] [--resume]
+//                    [--client-priority P] [--connections N] [--resume] [--tcp]
 #include "core/file_bytes.h"
 
 #include <gnutls/gnutls.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,12 +47,54 @@ double thread_cpu_seconds() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// A listening loopback socket and the connections made to it.
+class LoopbackTcp {
+public:
+    LoopbackTcp() : listener_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof(address);
+        if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+            ::listen(listener_, 16) != 0 ||
+            ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            throw std::runtime_error("cannot listen on 127.0.0.1");
+        }
+        address_ = address;
+    }
+    ~LoopbackTcp() { ::close(listener_); }
+    LoopbackTcp(const LoopbackTcp&) = delete;
+    LoopbackTcp& operator=(const LoopbackTcp&) = delete;
+
+    int connect() const {
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address_), sizeof(address_)) != 0) {
+            throw std::runtime_error("cannot connect to the loopback listener");
+        }
+        set_nodelay(fd);
+        return fd;
+    }
+    int accept() const {
+        int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd >= 0) set_nodelay(fd);
+        return fd;
+    }
+
+private:
+    static void set_nodelay(int fd) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    int listener_;
+    sockaddr_in address_{};
+};
+
 }  // namespace
 
 int main(int argc, char** argv) try {
     std::string chain, key, ca, staple, priority = "NORMAL", client_priority = "NORMAL";
     long connections = 1000;
-    bool resume = false;
+    bool resume = false, tcp = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -61,6 +109,7 @@ int main(int argc, char** argv) try {
         else if (arg == "--client-priority") client_priority = value();
         else if (arg == "--connections") connections = std::stol(value());
         else if (arg == "--resume") resume = true;
+        else if (arg == "--tcp") tcp = true;
         else throw std::runtime_error("unknown option " + arg);
     }
     gnutls_certificate_credentials_t server_credentials = nullptr;
@@ -86,11 +135,13 @@ int main(int argc, char** argv) try {
     double server_cpu = 0;
     long stapled = 0, resumed = 0, errors = 0;
     gnutls_datum_t saved{nullptr, 0};
+    std::unique_ptr<LoopbackTcp> loopback = tcp ? std::make_unique<LoopbackTcp>() : nullptr;
     for (long i = 0; i < connections; ++i) {
-        int pair[2];
-        socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+        int pair[2] = {-1, -1};
+        if (!loopback) socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
         std::thread server([&] {
             double start = thread_cpu_seconds();
+            if (loopback) pair[0] = loopback->accept();
             gnutls_session_t s = nullptr;
             gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL);
             gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, server_credentials);
@@ -114,6 +165,7 @@ int main(int argc, char** argv) try {
             ::close(pair[0]);
             server_cpu += thread_cpu_seconds() - start;
         });
+        if (loopback) pair[1] = loopback->connect();
         gnutls_session_t c = nullptr;
         gnutls_init(&c, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
         gnutls_priority_set_direct(c, client_priority.c_str(), nullptr);

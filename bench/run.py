@@ -98,7 +98,9 @@ class Server:
                  "StartServers 2", "ServerLimit 2", "ThreadsPerChild 25", "MaxRequestWorkers 50",
                  "MinSpareThreads 1", "MaxSpareThreads 50", "MaxConnectionsPerChild 0",
                  # Room for the idle keep-alive connections of the memory scenario.
-                 "KeepAliveTimeout 60", "AsyncRequestWorkerFactor 64"]
+                 "KeepAliveTimeout 60", "AsyncRequestWorkerFactor 64",
+                 # As in every packaged apache2.conf: no .htaccess lookups per request.
+                 "<Directory />", "  AllowOverride None", "</Directory>"]
         if os.geteuid() == 0:
             lines += ["User www-data", "Group www-data"]
         chains = [("rsa", "localhost-rsa"), ("ecdsa", "localhost-ecdsa")]
@@ -224,7 +226,9 @@ def start_ocsp_responder(pki, port):
 
 
 def client(args):
-    result = subprocess.run([str(ROOT / "build/bench/gtls-bench-client"), *args], capture_output=True, text=True,
+    # A small real file unless the scenario names another path (the last --path wins).
+    result = subprocess.run([str(ROOT / "build/bench/gtls-bench-client"), "--path", "/small.txt", *args],
+                            capture_output=True, text=True,
                             timeout=600)
     if result.returncode not in (0, 1):
         raise RuntimeError(result.stderr)

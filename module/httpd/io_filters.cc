@@ -35,7 +35,6 @@ constexpr apr_size_t kPlaintextBufferSize = 2 * kMaxRecordPlaintext + 256;
 constexpr apr_size_t kPassThreshold = 64 * 1024;
 // Small buckets (headers, chunk markers) are coalesced into one record up to this.
 constexpr apr_size_t kCoalesceLimit = kMaxRecordPlaintext;
-constexpr apr_off_t kTransportReadSize = 16 * 1024 + 64;
 
 apr_status_t gtls_input_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_mode_t mode,
                                apr_read_type_e block, apr_off_t readbytes) {
@@ -78,8 +77,13 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
         return -1;
     }
     if (APR_BRIGADE_EMPTY(t.ciphertext_in_)) {
+        // Exactly what GnuTLS asks for (a record header, then its body): the core
+        // filter keeps the rest of each socket read buffered. Asking for more makes
+        // it try a non-blocking read for the difference, which fails with EAGAIN
+        // in most handshake steps and also clears APR's "poll before the next
+        // read" flag, so the next blocking read costs another EAGAIN read.
         apr_status_t rv = ap_get_brigade(t.input_filter_->next, t.ciphertext_in_, AP_MODE_READBYTES,
-                                         t.transport_block_, std::max<apr_off_t>(kTransportReadSize, size));
+                                         t.transport_block_, static_cast<apr_off_t>(size));
         if (rv != APR_SUCCESS) {
             apr_brigade_cleanup(t.ciphertext_in_);
             t.transport_read_status_ = rv;

@@ -4,6 +4,7 @@
 
 #include "core/directive_values.h"
 #include "httpd/httpd.h"
+#include "httpd/sni_vhost_index.h"
 
 #include <optional>
 #include <string>
@@ -48,6 +49,7 @@ struct GlobalConfig {
     SessionCacheSpec session_cache;
     const ap_socache_provider_t* cache_provider = nullptr;
     ap_socache_instance_t* cache_instance = nullptr;
+    SniVhostIndex sni_vhosts;
 };
 
 inline constexpr long kDefaultCacheTimeoutSeconds = 300;

@@ -9,15 +9,6 @@ namespace gtls {
 
 namespace {
 
-// What CGI and SSI see (mod_ssl's StdEnvVars set, which mod_gnutls exports always).
-constexpr const char* kExportedVariables[] = {
-    "HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_CIPHER_USEKEYSIZE", "SSL_CIPHER_ALGKEYSIZE", "SSL_CIPHER_EXPORT",
-    "SSL_TLS_SNI", "SSL_SESSION_ID", "SSL_SESSION_RESUMED", "SSL_SECURE_RENEG", "SSL_COMPRESS_METHOD",
-    "SSL_CLIENT_VERIFY", "SSL_VERSION_LIBRARY", "SSL_VERSION_INTERFACE", "SSL_SERVER_S_DN", "SSL_SERVER_I_DN",
-    "SSL_SERVER_M_SERIAL", "SSL_SERVER_M_VERSION", "SSL_SERVER_V_START", "SSL_SERVER_V_END", "SSL_SERVER_A_KEY",
-    "SSL_SERVER_A_SIG",
-};
-
 int gtls_ssl_conn_is_ssl(conn_rec* c) {
     return TlsConnection::of(c) != nullptr ? OK : DECLINED;
 }
@@ -26,7 +17,7 @@ const char* gtls_ssl_var_lookup(apr_pool_t* pool, server_rec* s, conn_rec* c, re
     return guard(s, "ssl_var_lookup", static_cast<const char*>(nullptr), [&]() -> const char* {
         TlsConnection* connection = TlsConnection::of(c);
         if (connection == nullptr) return nullptr;
-        const char* value = connection->variable(name);
+        const char* value = connection->variable(name, pool);
         return value != nullptr ? apr_pstrdup(pool, value) : nullptr;
     });
 }
@@ -35,9 +26,7 @@ int gtls_fixups(request_rec* r) {
     return guard(r->server, "fixups", DECLINED, [&] {
         TlsConnection* connection = TlsConnection::of(r->connection);
         if (connection == nullptr) return DECLINED;
-        for (const char* name : kExportedVariables) {
-            if (const char* value = connection->variable(name)) apr_table_setn(r->subprocess_env, name, value);
-        }
+        connection->export_variables(r->subprocess_env);
         return DECLINED;
     });
 }

@@ -5,6 +5,8 @@
 #include "httpd/vhost_tls.h"
 
 #include <cstring>
+#include <iterator>
+#include <string>
 #include <string_view>
 
 namespace gtls {
@@ -50,53 +52,130 @@ const char* server_certificate_variable(const CertificateFacts& facts, const cha
     return nullptr;
 }
 
-}  // namespace
+using Compute = const char* (*)(const TlsConnection&, apr_pool_t*);
 
-const char* TlsConnection::variable(const char* name) {
-    if (name == nullptr) return nullptr;
-    if (!handshake_done_) return compute_variable(name);
-    if (variables_ == nullptr) variables_ = apr_table_make(c_->pool, 24);
-    if (const char* cached = apr_table_get(variables_, name)) return cached;
-    const char* value = compute_variable(name);
-    if (value != nullptr) apr_table_setn(variables_, apr_pstrdup(c_->pool, name), value);
-    return value;
+const char* server_field(const TlsConnection& connection, const char* field) {
+    const CertificateFacts* facts = served_certificate(connection.session(), *connection.vhost());
+    return facts ? server_certificate_variable(*facts, field) : nullptr;
 }
 
-const char* TlsConnection::compute_variable(const char* name) {
-    if (strcasecmp(name, "HTTPS") == 0) return "on";
-    if (strncasecmp(name, "SSL_", 4) != 0) return nullptr;
-    const char* field = name + 4;
-    apr_pool_t* pool = c_->pool;
-    gnutls_session_t session = session_.get();
-
-    if (strcasecmp(field, "VERSION_LIBRARY") == 0) return apr_pstrcat(pool, "GnuTLS/", gnutls_check_version(nullptr), nullptr);
-    if (strcasecmp(field, "VERSION_INTERFACE") == 0) return "mod_gtls/" GTLS_VERSION;
-    if (strcasecmp(field, "TLS_SNI") == 0) return sni_.empty() ? nullptr : apr_pstrdup(pool, sni_.c_str());
-    if (strcasecmp(field, "CLIENT_VERIFY") == 0) return "NONE";
-    if (strcasecmp(field, "COMPRESS_METHOD") == 0) return "NULL";
-    if (!handshake_done_) return nullptr;
-
-    if (strcasecmp(field, "PROTOCOL") == 0) return protocol_name(gnutls_protocol_get_version(session));
-    if (strcasecmp(field, "CIPHER") == 0) return gnutls_ciphersuite_get(session);
-    if (strcasecmp(field, "CIPHER_USEKEYSIZE") == 0 || strcasecmp(field, "CIPHER_ALGKEYSIZE") == 0) {
-        return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(session)) * 8));
+#define GTLS_SERVER_FIELD(field)                        \
+    [](const TlsConnection& connection, apr_pool_t*) { \
+        return server_field(connection, field);          \
     }
-    if (strcasecmp(field, "CIPHER_EXPORT") == 0) return "false";
-    if (strcasecmp(field, "SESSION_RESUMED") == 0) return gnutls_session_is_resumed(session) ? "Resumed" : "Initial";
-    if (strcasecmp(field, "SECURE_RENEG") == 0) return gnutls_safe_renegotiation_status(session) ? "true" : "false";
-    if (strcasecmp(field, "SESSION_ID") == 0) {
-        unsigned char id[GNUTLS_MAX_SESSION_ID_SIZE];
-        size_t size = sizeof(id);
-        if (gnutls_session_get_id(session, id, &size) < 0 || size == 0) return nullptr;
-        char* hex = static_cast<char*>(apr_palloc(pool, size * 2 + 1));
-        ap_bin2hex(id, size, hex);
-        return hex;
-    }
-    if (strncasecmp(field, "SERVER_", 7) == 0) {
-        const CertificateFacts* facts = served_certificate(session, *vhost_);
-        return facts ? server_certificate_variable(*facts, field + 7) : nullptr;
+
+struct Variable {
+    const char* name;
+    // In mod_ssl's StdEnvVars set, which CGI and SSI see (mod_gnutls exports it always).
+    bool exported;
+    bool needs_handshake;
+    Compute compute;
+};
+
+// Values depend on the session only, so after the handshake they never change.
+const Variable kVariables[] = {
+    {"HTTPS", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "on"; }},
+    {"SSL_VERSION_LIBRARY", true, false,
+     [](const TlsConnection&, apr_pool_t*) -> const char* {
+         static const std::string library = std::string("GnuTLS/") + gnutls_check_version(nullptr);
+         return library.c_str();
+     }},
+    {"SSL_VERSION_INTERFACE", true, false,
+     [](const TlsConnection&, apr_pool_t*) -> const char* { return "mod_gtls/" GTLS_VERSION; }},
+    // sni() is set by the ClientHello and lives as long as the connection.
+    {"SSL_TLS_SNI", true, false,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return connection.sni().empty() ? nullptr : connection.sni().c_str();
+     }},
+    {"SSL_CLIENT_VERIFY", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "NONE"; }},
+    {"SSL_COMPRESS_METHOD", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "NULL"; }},
+    {"SSL_PROTOCOL", true, true,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return protocol_name(gnutls_protocol_get_version(connection.session()));
+     }},
+    {"SSL_CIPHER", true, true,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return gnutls_ciphersuite_get(connection.session());
+     }},
+    {"SSL_CIPHER_USEKEYSIZE", true, true,
+     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
+         return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
+     }},
+    {"SSL_CIPHER_ALGKEYSIZE", true, true,
+     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
+         return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
+     }},
+    {"SSL_CIPHER_EXPORT", true, true, [](const TlsConnection&, apr_pool_t*) -> const char* { return "false"; }},
+    {"SSL_SESSION_ID", true, true,
+     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
+         unsigned char id[GNUTLS_MAX_SESSION_ID_SIZE];
+         size_t size = sizeof(id);
+         if (gnutls_session_get_id(connection.session(), id, &size) < 0 || size == 0) return nullptr;
+         char* hex = static_cast<char*>(apr_palloc(pool, size * 2 + 1));
+         ap_bin2hex(id, size, hex);
+         return hex;
+     }},
+    {"SSL_SESSION_RESUMED", true, true,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return gnutls_session_is_resumed(connection.session()) ? "Resumed" : "Initial";
+     }},
+    {"SSL_SECURE_RENEG", true, true,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return gnutls_safe_renegotiation_status(connection.session()) ? "true" : "false";
+     }},
+    {"SSL_SERVER_S_DN", true, true, GTLS_SERVER_FIELD("S_DN")},
+    {"SSL_SERVER_I_DN", true, true, GTLS_SERVER_FIELD("I_DN")},
+    {"SSL_SERVER_M_SERIAL", true, true, GTLS_SERVER_FIELD("M_SERIAL")},
+    {"SSL_SERVER_M_VERSION", true, true, GTLS_SERVER_FIELD("M_VERSION")},
+    {"SSL_SERVER_V_START", true, true, GTLS_SERVER_FIELD("V_START")},
+    {"SSL_SERVER_V_END", true, true, GTLS_SERVER_FIELD("V_END")},
+    {"SSL_SERVER_A_KEY", true, true, GTLS_SERVER_FIELD("A_KEY")},
+    {"SSL_SERVER_A_SIG", true, true, GTLS_SERVER_FIELD("A_SIG")},
+    // mod_ssl exports the certificate only with ExportCertData.
+    {"SSL_SERVER_CERT", false, true, GTLS_SERVER_FIELD("CERT")},
+};
+
+#undef GTLS_SERVER_FIELD
+
+}  // namespace
+
+static_assert(std::size(kVariables) == TlsConnection::kVariableCount);
+
+void TlsConnection::remember_variables() {
+    for (std::size_t i = 0; i < std::size(kVariables); ++i) variables_[i] = kVariables[i].compute(*this, c_->pool);
+}
+
+const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
+    if (name == nullptr) return nullptr;
+    for (std::size_t i = 0; i < std::size(kVariables); ++i) {
+        const Variable& v = kVariables[i];
+        if (strcasecmp(v.name, name) != 0) continue;
+        if (handshake_done_) return variables_[i];
+        return v.needs_handshake ? nullptr : v.compute(*this, pool);
     }
     return nullptr;
+}
+
+void TlsConnection::export_variables(apr_table_t* env) const {
+    if (!handshake_done_) return;
+    // apr_table_setn compares a new key with each present key that has the same
+    // first four letters, and ours all start "SSL_". Into a table that has none
+    // of them yet (the usual case), adding skips those comparisons.
+    bool present = false;
+    const apr_array_header_t* entries = apr_table_elts(env);
+    const auto* entry = reinterpret_cast<const apr_table_entry_t*>(entries->elts);
+    for (int i = 0; i < entries->nelts && !present; ++i) {
+        present = entry[i].key != nullptr &&
+                  (strncasecmp(entry[i].key, "SSL_", 4) == 0 || strcasecmp(entry[i].key, "HTTPS") == 0);
+    }
+    for (std::size_t i = 0; i < std::size(kVariables); ++i) {
+        if (!kVariables[i].exported || variables_[i] == nullptr) continue;
+        if (present) {
+            apr_table_setn(env, kVariables[i].name, variables_[i]);
+        } else {
+            apr_table_addn(env, kVariables[i].name, variables_[i]);
+        }
+    }
 }
 
 }  // namespace gtls

@@ -27,36 +27,6 @@ int client_hello_hook(gnutls_session_t session, unsigned, unsigned, unsigned, co
                  [&] { return connection->on_client_hello(message); });
 }
 
-bool server_has_name(const server_rec* s, const char* name) {
-    if (s->server_hostname != nullptr && strcasecmp(s->server_hostname, name) == 0) return true;
-    if (s->names != nullptr) {
-        auto** names = reinterpret_cast<char**>(s->names->elts);
-        for (int i = 0; i < s->names->nelts; ++i) {
-            if (names[i] != nullptr && strcasecmp(names[i], name) == 0) return true;
-        }
-    }
-    if (s->wild_names != nullptr) {
-        auto** patterns = reinterpret_cast<char**>(s->wild_names->elts);
-        for (int i = 0; i < s->wild_names->nelts; ++i) {
-            if (patterns[i] != nullptr && ap_strcasecmp_match(name, patterns[i]) == 0) return true;
-        }
-    }
-    return false;
-}
-
-struct VhostSearch {
-    const char* name;
-    VhostTls* found;
-};
-
-int match_vhost(void* baton, conn_rec*, server_rec* s) {
-    auto& search = *static_cast<VhostSearch*>(baton);
-    VhostTls* tls = server_config(s).tls;
-    if (tls == nullptr || !server_has_name(s, search.name)) return 0;
-    search.found = tls;
-    return 1;
-}
-
 }  // namespace
 
 TlsConnection::TlsConnection(conn_rec* c, VhostTls& default_vhost) : c_(c), vhost_(&default_vhost) {
@@ -109,11 +79,9 @@ int TlsConnection::on_client_hello(const gnutls_datum_t* message) {
 
     if (!extensions.server_name.empty() && !vhost_from_sni_) {
         sni_ = extensions.server_name;
-        VhostSearch search{sni_.c_str(), nullptr};
-        ap_vhost_iterate_given_conn(c_, match_vhost, &search);
-        if (search.found != nullptr) {
+        if (VhostTls* found = global_config(c_->base_server).sni_vhosts.find(c_, sni_)) {
             vhost_from_sni_ = true;
-            if (search.found != vhost_) select_vhost(*search.found);
+            if (found != vhost_) select_vhost(*found);
         } else {
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "GTLS0205: SNI '%s' names no vhost here; using %s",
                           sni_.c_str(), vhost_->id().c_str());
@@ -153,6 +121,7 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
         int rc = gnutls_handshake(session_.get());
         if (rc == GNUTLS_E_SUCCESS) {
             handshake_done_ = true;
+            remember_variables();
             if (APLOGctrace1(c_)) {
                 char* description = gnutls_session_get_desc(session_.get());
                 ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, c_, "GTLS0200: %s: handshake done: %s, SNI '%s'%s",

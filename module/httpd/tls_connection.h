@@ -1,12 +1,15 @@
 // Per-connection TLS state: the GnuTLS session, the vhost chosen by SNI, the
 // handshake driver and the plaintext/ciphertext buffers the filters share.
-// Created in pre_connection, owned by c->pool, used by one thread at a time.
+// Created in pre_connection, owned by c->pool. The connection's thread drives it;
+// h2 stream threads only read its SSL_* values once the handshake is done.
 #pragma once
 
 #include "core/byte_buffer.h"
 #include "core/owned.h"
 #include "httpd/httpd.h"
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -56,9 +59,14 @@ public:
     apr_status_t read(apr_bucket_brigade* bb, ap_input_mode_t mode, apr_read_type_e block, apr_off_t readbytes);
     apr_status_t write(apr_bucket_brigade* bb);
 
-    // An SSL_* variable (mod_ssl's names) for this connection, or nullptr.
-    // The result lives in c->pool; values are computed once per connection.
-    const char* variable(const char* name);
+    // An SSL_* variable (mod_ssl's names) for this connection, or nullptr. The
+    // values are worked out once, when the handshake is done, in c->pool; one
+    // asked for earlier is computed in `pool`. Nothing here writes to the
+    // connection after the handshake, so h2 stream threads may call it at once.
+    const char* variable(const char* name, apr_pool_t* pool) const;
+    // Adds mod_ssl's StdEnvVars set to `env` (a request's subprocess_env).
+    void export_variables(apr_table_t* env) const;
+    static constexpr std::size_t kVariableCount = 23;
 
     // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
     int on_client_hello(const gnutls_datum_t* message);
@@ -66,7 +74,7 @@ public:
 private:
     friend struct Transport;
 
-    const char* compute_variable(const char* name);
+    void remember_variables();
     void select_vhost(VhostTls& vhost);
     void select_protocol(const std::vector<std::string>& client_protocols);
     apr_status_t fill_plaintext(apr_read_type_e block);
@@ -109,8 +117,8 @@ private:
     apr_size_t plain_end_ = 0;
     bool plain_eof_ = false;
 
-    // SSL_* values already computed (after the handshake they never change).
-    apr_table_t* variables_ = nullptr;
+    // SSL_* values, in the order of ssl_variables.cc's table, from the handshake on.
+    std::array<const char*, kVariableCount> variables_{};
 };
 
 // pre_connection hook body.

@@ -183,3 +183,32 @@ def test_sni_counts_whatever_the_client_hello_legacy_version(three_vhosts, pki, 
             flight += chunk
     assert flight[:1] == b"\x16", flight[:20]  # a handshake, not an alert
     assert b"b.test" in flight and b"a.test" not in flight, "the default vhost's certificate was served"
+
+
+def test_sni_ignores_case(three_vhosts, pki, port):
+    _, leaves = three_vhosts
+    for sni, site in (("B.Test", "b.test"), ("WWW.B.TEST", "b.test"), ("X.Wild.Test", "c.test")):
+        assert served_leaf_unverified(port, ["-servername", sni]) == pem_body(leaves[site].cert.read_text()), sni
+
+
+def test_sni_follows_configuration_order_like_host(httpd_factory, pki, port):
+    """An earlier vhost's wildcard alias wins over a later vhost's exact name, for
+    SNI as for Host; the first of two vhosts with the same name wins."""
+    server = httpd_factory()
+    leaves = {"first.test": pki.leaf("first.test", "ecdsa", alt_names=["*.order.test"]),
+              "exact.order.test": pki.leaf("exact.order.test", "ecdsa"),
+              "twice.test": pki.leaf("twice.test", "ecdsa"),
+              "twice.test-2": pki.leaf("twice.test", "rsa")}
+    conf = f"Listen 127.0.0.1:{port}\n"
+    for site, name, aliases in (("first.test", "first.test", ("*.order.test",)),
+                                ("exact.order.test", "exact.order.test", ()),
+                                ("twice.test", "twice.test", ()), ("twice.test-2", "twice.test", ())):
+        root = server.docroot(site)
+        (root / "index.html").write_text(f"site {site}\n")
+        conf += tls_vhost(port, name, [leaves[site]], aliases=aliases, extra=f'  DocumentRoot "{root}"')
+    server.write_config(conf)
+    server.start(wait_port=port)
+    for sni, site in (("exact.order.test", "first.test"), ("twice.test", "twice.test")):
+        assert served_leaf(port, sni, pki.ca) == pem_body(leaves[site].cert.read_text()), sni
+        status, _, body, err = curl(f"https://{sni}:{port}/", pki.ca, sni, port)
+        assert (status, body) == (200, f"site {site}\n".encode()), err
