@@ -117,6 +117,7 @@ class Server:
                 if staple:
                     lines += [f'  GnuTLSOCSPResponseFile "{pki}/{base}.ocsp.der"' for _, base in chains]
                 lines.append("</VirtualHost>")
+            lines += self._plain_vhost(ports)
         else:
             lines += [f"LoadModule ssl_module {MODULES}/mod_ssl.so",
                       f"SSLSessionCache shmcb:{self.dir}/logs/cache(512000)",
@@ -131,7 +132,16 @@ class Server:
                     lines += ["  SSLUseStapling on", f"  SSLStaplingForceURL http://127.0.0.1:{ocsp_port}/",
                               "  SSLStaplingReturnResponderErrors off"]
                 lines.append("</VirtualHost>")
+            lines += self._plain_vhost(ports)
         self.conf.write_text("\n".join(lines) + "\n")
+
+    @staticmethod
+    def _plain_vhost(ports):
+        """ports[2], when given, serves plain HTTP: httpd's own cost per connection."""
+        if len(ports) < 3:
+            return []
+        return [f"Listen 127.0.0.1:{ports[2]}", f"<VirtualHost 127.0.0.1:{ports[2]}>", "  ServerName localhost",
+                "</VirtualHost>"]
 
     @staticmethod
     def _scale_vhosts(kind, pki, port, count, chains):
@@ -250,11 +260,15 @@ def make_pki(workdir):
     return pki
 
 
+PLAIN_HTTP = "Plain HTTP connection + GET (no TLS)"
+ECDSA_STAPLE = "ECDSA full handshake, staple"
+
+
 def scenarios(smoke):
     n = 60 if smoke else 2000
     return [
         # name, unit, client args, which port (staple on/off), floor args
-        ("ECDSA full handshake, staple", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
+        (ECDSA_STAPLE, "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
          0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--staple", "ecdsa"]),
         ("ECDSA full handshake, no staple", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
          1, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY]),
@@ -269,6 +283,8 @@ def scenarios(smoke):
                                                      str(max(2, n // 100)), "--requests", "100"], 0, None),
         ("Bulk 100 MiB download", "ms/GiB", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections",
                                              "1" if smoke else "3", "--path", "/bulk.bin"], 0, None),
+        # The same httpd without TLS: what any TLS module pays on top of.
+        (PLAIN_HTTP, "µs/conn", ["--plain", "--connections", str(n)], 2, None),
     ]
 
 
@@ -365,7 +381,8 @@ def main():
     pki = make_pki(workdir)
     ocsp_port = free_port()
     responder = start_ocsp_responder(pki, ocsp_port)
-    servers = {kind: Server(kind, workdir, pki, (free_port(), free_port()), ocsp_port) for kind in ("gtls", "ssl")}
+    servers = {kind: Server(kind, workdir, pki, (free_port(), free_port(), free_port()), ocsp_port)
+               for kind in ("gtls", "ssl")}
     results = {}  # (scenario, who) -> list of per-unit CPU; walls likewise
     walls = {}
     errors = []
@@ -394,14 +411,16 @@ def main():
                         floor[floor.index("--staple") + 1] = str(pki / f"localhost-{key}.ocsp.der")
                     key_type = "rsa" if RSA_ONLY in floor[floor.index("--client-priority") + 1] else "ecdsa"
                     count = client_args[client_args.index("--connections") + 1]
-                    out = subprocess.run([str(ROOT / "build/bench/gtls-bench-floor"),
-                                          "--chain", str(pki / f"localhost-{key_type}.chain.pem"),
-                                          "--key", str(pki / f"localhost-{key_type}.key"), "--ca", str(pki / "ca.pem"),
-                                          "--connections", count, *floor], capture_output=True, text=True, timeout=600)
-                    data = json.loads(out.stdout)
-                    if data["errors"]:
-                        errors.append(f"floor {name}: {data}")
-                    results.setdefault((name, "floor"), []).append(data["server_cpu_us_per_connection"])
+                    for transport, extra in (("floor", []), ("floor-tcp", ["--tcp"])):
+                        out = subprocess.run([str(ROOT / "build/bench/gtls-bench-floor"),
+                                              "--chain", str(pki / f"localhost-{key_type}.chain.pem"),
+                                              "--key", str(pki / f"localhost-{key_type}.key"),
+                                              "--ca", str(pki / "ca.pem"), "--connections", count, *floor, *extra],
+                                             capture_output=True, text=True, timeout=600)
+                        data = json.loads(out.stdout)
+                        if data["errors"]:
+                            errors.append(f"{transport} {name}: {data}")
+                        results.setdefault((name, transport), []).append(data["server_cpu_us_per_connection"])
                     continue
                 server = servers[who]
                 before = server.cpu()
@@ -461,10 +480,10 @@ def write_report(args, rounds, results, walls, errors, micro):
              "- figure: server CPU time (utime+stime of the httpd process tree) per unit; floor = GnuTLS server "
              "thread in-process (bench/floor.cc)", "",
              "| scenario | unit | mod_gtls min | mod_gtls median | mod_ssl min | mod_ssl median | floor median "
-             "| gtls/ssl | gtls/floor |", "|---|---|---|---|---|---|---|---|---|"]
+             "| floor over TCP | gtls/ssl | gtls/floor |", "|---|---|---|---|---|---|---|---|---|---|"]
     chart = []
     for name, unit in names:
-        g, s, f = (results.get((name, who), []) for who in ("gtls", "ssl", "floor"))
+        g, s, f, ft = (results.get((name, who), []) for who in ("gtls", "ssl", "floor", "floor-tcp"))
         gm = statistics.median(g) if g else float("nan")
         sm = statistics.median(s) if s else float("nan")
         fm = statistics.median(f) if f else float("nan")
@@ -473,12 +492,18 @@ def write_report(args, rounds, results, walls, errors, micro):
             cell = lambda v: "–" if v != v else f"{v:.2f}"  # noqa: E731
         lines.append(f"| {name} | {unit} | {cell(min(g) if g else float('nan'))} | {cell(gm)} | "
                      f"{cell(min(s) if s else float('nan'))} | {cell(sm)} | {cell(fm)} | "
+                     f"{cell(statistics.median(ft)) if ft else '–'} | "
                      f"{cell(gm / sm) if sm else '–'} | {cell(gm / fm) if f else '–'} |")
         if unit not in ("s", "MiB"):  # the chart shows cost ratios only
             chart.append((name, gm / sm if sm else float("nan"), gm / fm if f else float("nan")))
     counts = (1, 10) if args.smoke else SCALE_COUNTS
     one, most = (statistics.median(results.get((f"SNI handshake, {c} vhosts", "gtls"), [float("nan")]))
                  for c in (counts[0], counts[-1]))
+    median = lambda key: statistics.median(results[key]) if results.get(key) else float("nan")  # noqa: E731
+    plain, staple, floor = median((PLAIN_HTTP, "gtls")), median((ECDSA_STAPLE, "gtls")), median((ECDSA_STAPLE, "floor"))
+    lines += ["", f"TLS inside httpd (ECDSA with staple minus the same httpd's plain-HTTP connection): "
+              f"{staple - plain:.0f} µs = {(staple - plain) / floor:.2f} × the floor; "
+              f"the floor plus httpd's own cost: {(floor + plain):.0f} µs = {(floor + plain) / floor:.2f} × the floor."]
     lines += ["", f"mod_gtls handshake CPU with {counts[-1]} vhosts / with {counts[0]}: {most / one:.2f}",
               "Memory is the proportional set size (PSS) of the httpd process tree; idle connection memory is its "
               f"growth with {IDLE_CONNECTIONS[args.smoke]:,} idle keep-alive TLS 1.3 connections, per connection."]

@@ -3,7 +3,9 @@
 // status_request and counts the staples it receives. Prints one JSON line.
 //
 //   gtls-bench-client --port N --sni NAME --ca FILE [--priority P] [--connections N]
-//                     [--requests K] [--path /x] [--resume] [--seconds S]
+//                     [--requests K] [--path /x] [--resume] [--seconds S] [--plain]
+//
+// --plain speaks HTTP/1.1 without TLS: what httpd itself spends per connection.
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -32,6 +34,7 @@ struct Options {
     long requests = 1;
     std::string path = "/";
     bool resume = false;
+    bool plain = false;
     double seconds = 0;  // stop early after this long (0 = no limit)
 };
 
@@ -51,10 +54,11 @@ Options parse(int argc, char** argv) {
         else if (arg == "--requests") o.requests = std::stol(value());
         else if (arg == "--path") o.path = value();
         else if (arg == "--resume") o.resume = true;
+        else if (arg == "--plain") o.plain = true;
         else if (arg == "--seconds") o.seconds = std::stod(value());
         else throw std::runtime_error("unknown option " + arg);
     }
-    if (o.port == 0 || o.ca.empty()) throw std::runtime_error("--port and --ca are required");
+    if (o.port == 0 || (o.ca.empty() && !o.plain)) throw std::runtime_error("--port and --ca are required");
     return o;
 }
 
@@ -89,7 +93,9 @@ ssize_t receive(gnutls_session_t session, char* data, std::size_t size) {
 }
 
 // Reads one HTTP/1.1 response with Content-Length; returns the body size or -1.
-long long read_response(gnutls_session_t session, std::string& buffer) {
+// `receive` is (char*, size) -> bytes, <= 0 at the end.
+template <typename Receive>
+long long read_response(Receive&& receive, std::string& buffer) {
     char chunk[65536];
     for (;;) {
         auto header_end = buffer.find("\r\n\r\n");
@@ -100,7 +106,7 @@ long long read_response(gnutls_session_t session, std::string& buffer) {
             long long length = std::atoll(buffer.c_str() + position + 15);
             unsigned long long have = buffer.size() - (header_end + 4);
             while (have < static_cast<unsigned long long>(length)) {
-                ssize_t n = receive(session, chunk, sizeof(chunk));
+                ssize_t n = receive(chunk, sizeof(chunk));
                 if (n <= 0) return -1;
                 have += static_cast<unsigned long long>(n);
             }
@@ -108,10 +114,31 @@ long long read_response(gnutls_session_t session, std::string& buffer) {
             buffer.erase(0, std::min<std::size_t>(buffer.size(), header_end + 4 + static_cast<std::size_t>(length)));
             return length;
         }
-        ssize_t n = receive(session, chunk, sizeof(chunk));
+        ssize_t n = receive(chunk, sizeof(chunk));
         if (n <= 0) return -1;
         buffer.append(chunk, static_cast<std::size_t>(n));
     }
+}
+
+std::string request_for(const Options& o, long index) {
+    return "GET " + o.path + " HTTP/1.1\r\nHost: " + o.sni + "\r\n" +
+           (index + 1 == o.requests ? "Connection: close\r\n" : "") + "\r\n";
+}
+
+// One plain-HTTP connection with o.requests requests; false on any failure.
+bool plain_connection(const Options& o, int fd, Counters& counters) {
+    std::string buffer;
+    auto receive = [fd](char* data, std::size_t size) { return ::recv(fd, data, size, 0); };
+    for (long r = 0; r < o.requests; ++r) {
+        const std::string request = request_for(o, r);
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return false;
+        long long body = read_response(receive, buffer);
+        if (body < 0) return false;
+        ++counters.requests;
+        counters.body_bytes += static_cast<unsigned long long>(body);
+    }
+    ++counters.connections;
+    return true;
 }
 
 }  // namespace
@@ -120,7 +147,7 @@ int main(int argc, char** argv) try {
     Options o = parse(argc, argv);
     gnutls_certificate_credentials_t credentials = nullptr;
     gnutls_certificate_allocate_credentials(&credentials);
-    if (gnutls_certificate_set_x509_trust_file(credentials, o.ca.c_str(), GNUTLS_X509_FMT_PEM) <= 0) {
+    if (!o.plain && gnutls_certificate_set_x509_trust_file(credentials, o.ca.c_str(), GNUTLS_X509_FMT_PEM) <= 0) {
         throw std::runtime_error("cannot load CA " + o.ca);
     }
     Counters counters;
@@ -132,6 +159,11 @@ int main(int argc, char** argv) try {
         }
         int fd = connect_loopback(o.port);
         if (fd < 0) { ++counters.errors; continue; }
+        if (o.plain) {
+            if (!plain_connection(o, fd, counters)) ++counters.errors;
+            ::close(fd);
+            continue;
+        }
         gnutls_session_t session = nullptr;
         gnutls_init(&session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
         gnutls_priority_set_direct(session, o.priority.c_str(), nullptr);
@@ -149,11 +181,11 @@ int main(int argc, char** argv) try {
             gnutls_datum_t staple{nullptr, 0};
             if (gnutls_ocsp_status_request_get(session, &staple) == 0 && staple.size > 0) ++counters.stapled;
             std::string buffer;
+            auto tls_receive = [session](char* data, std::size_t size) { return receive(session, data, size); };
             for (long r = 0; r < o.requests && ok; ++r) {
-                std::string request = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.sni + "\r\n" +
-                                      (r + 1 == o.requests ? "Connection: close\r\n" : "") + "\r\n";
+                const std::string request = request_for(o, r);
                 ok = gnutls_record_send(session, request.data(), request.size()) == static_cast<ssize_t>(request.size());
-                long long body = ok ? read_response(session, buffer) : -1;
+                long long body = ok ? read_response(tls_receive, buffer) : -1;
                 ok = body >= 0;
                 if (ok) { ++counters.requests; counters.body_bytes += static_cast<unsigned long long>(body); }
             }
