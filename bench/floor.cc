@@ -1,6 +1,6 @@
 // The GnuTLS floor: a GnuTLS server and client in one process (two threads over
 // a socketpair) doing the benchmark's handshake + one small GET with the same
-// certificates and priorities as the servers. The server thread's CPU time per
+// certificates and priorities as the servers (mod_gtls's default unless --priority). The server thread's CPU time per
 // connection is what no module built on GnuTLS can go under. Prints one JSON line.
 // With --tcp the two threads talk over a loopback TCP connection instead, which
 // the server thread accepts: what the kernel's TCP adds to the floor.
@@ -8,6 +8,7 @@
 //   gtls-bench-floor --chain F --key F --ca F [--staple DER] [--priority P]
 //                    [--client-priority P] [--connections N] [--resume] [--tcp]
 #include "core/file_bytes.h"
+#include "core/priorities.h"
 
 #include <gnutls/gnutls.h>
 
@@ -92,7 +93,8 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) try {
-    std::string chain, key, ca, staple, priority = "NORMAL", client_priority = "NORMAL";
+    std::string chain, key, ca, staple, client_priority = "NORMAL";
+    std::string priority(gtls::kDefaultPriorities);
     long connections = 1000;
     bool resume = false, tcp = false;
     for (int i = 1; i < argc; ++i) {

@@ -269,14 +269,14 @@ def scenarios(smoke):
     return [
         # name, unit, client args, which port (staple on/off), floor args
         (ECDSA_STAPLE, "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
-         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--staple", "ecdsa"]),
+         0, ["--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--staple", "ecdsa"]),
         ("ECDSA full handshake, no staple", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(n)],
-         1, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY]),
+         1, ["--client-priority", CLIENT_TLS13 + ECDSA_ONLY]),
         ("RSA-2048 full handshake, staple", "µs/conn", ["--priority", CLIENT_TLS13 + RSA_ONLY, "--connections", str(n)],
-         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + RSA_ONLY, "--staple", "rsa"]),
+         0, ["--client-priority", CLIENT_TLS13 + RSA_ONLY, "--staple", "rsa"]),
         ("TLS 1.3 resumed (ticket)", "µs/conn", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--resume",
                                                   "--connections", str(n)],
-         0, ["--priority", "NORMAL", "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--resume", "--staple", "ecdsa"]),
+         0, ["--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--resume", "--staple", "ecdsa"]),
         ("TLS 1.2 full handshake", "µs/conn", ["--priority", CLIENT_TLS12 + ECDSA_ONLY, "--connections", str(n)],
          0, None),
         ("Keep-alive, 100 requests/conn", "µs/req", ["--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections",
