@@ -65,6 +65,7 @@ Options parse(int argc, char** argv) {
 struct Counters {
     long connections = 0, requests = 0, resumed = 0, stapled = 0, errors = 0;
     unsigned long long body_bytes = 0;
+    std::string suite;  // of the first handshake, e.g. TLS_AES_128_GCM_SHA256
 };
 
 int connect_loopback(int port) {
@@ -177,6 +178,10 @@ int main(int argc, char** argv) try {
         bool ok = rc == 0;
         if (ok) {
             ++counters.connections;
+            if (counters.suite.empty()) {
+                const char* suite = gnutls_ciphersuite_get(session);
+                counters.suite = suite != nullptr ? suite : "";
+            }
             if (gnutls_session_is_resumed(session)) ++counters.resumed;
             gnutls_datum_t staple{nullptr, 0};
             if (gnutls_ocsp_status_request_get(session, &staple) == 0 && staple.size > 0) ++counters.stapled;
@@ -201,9 +206,9 @@ int main(int argc, char** argv) try {
     }
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf("{\"connections\": %ld, \"requests\": %ld, \"resumed\": %ld, \"stapled\": %ld, \"errors\": %ld, "
-                "\"body_bytes\": %llu, \"seconds\": %.4f}\n",
+                "\"body_bytes\": %llu, \"seconds\": %.4f, \"suite\": \"%s\"}\n",
                 counters.connections, counters.requests, counters.resumed, counters.stapled, counters.errors,
-                counters.body_bytes, elapsed);
+                counters.body_bytes, elapsed, counters.suite.c_str());
     gnutls_free(saved_session.data);
     gnutls_certificate_free_credentials(credentials);
     return counters.errors == 0 ? 0 : 1;
