@@ -289,7 +289,18 @@ apr_status_t TlsConnection::close_notify() {
     return APR_SUCCESS;
 }
 
+void TlsConnection::release_session() {
+    session_.reset();
+    plain_.release();
+    plain_begin_ = plain_end_ = 0;
+    plain_eof_ = true;
+}
+
 apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
+    if (!session_) {  // released at the end of the connection
+        apr_brigade_cleanup(bb);
+        return APR_ECONNABORTED;
+    }
     if (failed_ || transport_write_status_ != APR_SUCCESS) {
         apr_brigade_cleanup(bb);
         return failed_ ? APR_ECONNABORTED : transport_write_status_;
@@ -325,6 +336,11 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
             APR_BRIGADE_INSERT_TAIL(ciphertext_out_, b);
             if (end_of_connection || APR_BUCKET_IS_FLUSH(b)) {
                 if ((rv = pass_ciphertext(false)) != APR_SUCCESS) break;
+            }
+            if (end_of_connection) {
+                release_session();
+                apr_brigade_cleanup(bb);  // nothing follows an EOC
+                return APR_SUCCESS;
             }
             continue;
         }

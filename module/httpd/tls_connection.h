@@ -81,6 +81,11 @@ private:
     apr_status_t send_plaintext(const char* data, apr_size_t length);
     apr_status_t pass_ciphertext(bool flush);
     apr_status_t close_notify();
+    // After the EOC the connection only lingers for the client's FIN. Mod_ssl
+    // frees its SSL there too: the memory goes back now, in the worker thread
+    // that allocated it, not when the event MPM's listener thread recycles the
+    // pool after the lingering close (up to two seconds later).
+    void release_session();
     void log_handshake_failure(int gnutls_error);
     // Answers 400 in plain text when the client spoke HTTP; true if it did.
     bool answer_plain_http_if_spoken();
