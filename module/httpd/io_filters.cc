@@ -312,8 +312,14 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
         }
     }
     // Coalesce small data buckets so headers and a small body share one record.
+    // httpd passes the response headers in a brigade of their own, so small data
+    // that arrives without any metadata is held for the next call (at most one
+    // record's worth); every metadata bucket (FLUSH, EOS, EOR, EOC) sends it, as
+    // mod_ssl's coalescing filter does.
     char coalesced[kCoalesceLimit];
-    apr_size_t coalesced_length = 0;
+    apr_size_t coalesced_length = held_plaintext_.size();
+    std::memcpy(coalesced, held_plaintext_.data(), coalesced_length);
+    std::string().swap(held_plaintext_);
     auto send_coalesced = [&]() -> apr_status_t {
         apr_status_t rv = send_plaintext(coalesced, coalesced_length);
         coalesced_length = 0;
@@ -321,9 +327,11 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
     };
 
     apr_status_t rv = APR_SUCCESS;
+    bool saw_metadata = false;
     while (!APR_BRIGADE_EMPTY(bb)) {
         apr_bucket* b = APR_BRIGADE_FIRST(bb);
         if (APR_BUCKET_IS_METADATA(b)) {
+            saw_metadata = true;
             if ((rv = send_coalesced()) != APR_SUCCESS) break;
             const bool end_of_connection = AP_BUCKET_IS_EOC(b);
             if (end_of_connection) {
@@ -355,6 +363,10 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
             if ((rv = send_plaintext(data, length)) != APR_SUCCESS) break;
         }
         apr_bucket_delete(b);
+    }
+    if (rv == APR_SUCCESS && !saw_metadata && coalesced_length > 0) {
+        held_plaintext_.assign(coalesced, coalesced_length);
+        coalesced_length = 0;
     }
     if (rv == APR_SUCCESS) rv = send_coalesced();
     if (rv != APR_SUCCESS) {

@@ -114,6 +114,9 @@ private:
     apr_size_t first_bytes_length_ = 0;
     apr_size_t handshake_bytes_in_ = 0;  // ciphertext read while the handshake runs
 
+    // Small response data waiting for the next write or metadata bucket (write()).
+    std::string held_plaintext_;
+
     // Decrypted bytes not yet handed to the filters above: [plain_begin_, plain_end_).
     // Allocated when a read needs it and freed when the connection waits with
     // nothing buffered, so idle keep-alive connections do not hold it.

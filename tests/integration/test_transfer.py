@@ -86,3 +86,22 @@ def test_100mib_upload(server, pki, port, tmp_path, http):
     digest, size, version = result.stdout.decode().split()
     assert (digest, int(size)) == (expected, 100 << 20)
     assert version == ("2" if http == "--http2" else "1.1")
+
+
+def test_small_response_is_one_tls_record(server, pki, port):
+    """httpd passes a response's headers and its body in separate brigades; they
+    still reach the client in one TLS record (fewer bytes, one encryption)."""
+    from harness.clients import s_client
+    (server.docroot() / "small.txt").write_text("hello\n")
+    request = b"GET /small.txt HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    code, out = s_client(port, "a.test", pki.ca, extra=["-msg", "-ign_eof"], input_bytes=request)
+    assert code == 0, out
+    lines = out.splitlines()
+    status = next(i for i, line in enumerate(lines) if line.startswith("HTTP/1.1 200"))
+    sent = max(i for i, line in enumerate(lines[:status]) if line.startswith(">>>") and "RecordHeader" in line)
+    end = next(i for i, line in enumerate(lines) if i > status and "close_notify" in line)
+    window = lines[sent:end + 1]
+    received = sum(1 for line in window if line.startswith("<<<") and "RecordHeader" in line)
+    not_data = sum(1 for line in window if line.startswith("<<<") and ("Handshake" in line or "Alert" in line))
+    assert "hello" in "\n".join(lines[status:end]), out
+    assert received - not_data == 1, "\n".join(window)
