@@ -86,6 +86,22 @@ def tree_cpu_seconds(pid):
     return total / TICKS
 
 
+def tree_cpu_ns_precise(pid):
+    """On-CPU nanoseconds of every thread of `pid` and its children, from
+    /proc/*/task/*/schedstat. Finer than the clock ticks of tree_cpu_seconds, but
+    threads that exit are lost: used only for paired runs against a steady set of
+    workers (MaxConnectionsPerChild 0)."""
+    total = 0
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for process in [str(pid), *children]:
+        for task in Path(f"/proc/{process}/task").glob("*"):
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return total
+
+
 class Server:
     """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
 
@@ -300,6 +316,37 @@ def scenarios(smoke):
     ]
 
 
+STAPLE_COST = "Stapling's own cost (staple on minus off, ECDSA)"
+
+
+def staple_pairs(servers, pki, pairs, connections, results, errors):
+    """Stapling's own CPU per handshake: `pairs` back-to-back runs with the
+    staple on and off (in random order within a pair), each difference taken
+    within its pair so that drift of the machine cancels; for the floor
+    likewise. Differences are far smaller than the run-to-run noise of the
+    main table, hence this separate, paired and finer measurement."""
+    floor_base = [str(ROOT / "build/bench/gtls-bench-floor"), "--chain", str(pki / "localhost-ecdsa.chain.pem"),
+                  "--key", str(pki / "localhost-ecdsa.key"), "--ca", str(pki / "ca.pem"),
+                  "--client-priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(connections)]
+    for _ in range(pairs):
+        for who, server in servers.items():
+            per_connection = {}
+            for staple in random.sample([True, False], 2):
+                before = tree_cpu_ns_precise(server.pid)
+                data = client(["--port", str(server.ports[0 if staple else 1]), "--ca", str(pki / "ca.pem"),
+                               "--priority", CLIENT_TLS13 + ECDSA_ONLY, "--connections", str(connections)])
+                if data["errors"] or (staple and data["stapled"] < data["connections"]):
+                    errors.append(f"{who} staple pair: {data}")
+                per_connection[staple] = (tree_cpu_ns_precise(server.pid) - before) / 1e3 / max(1, data["connections"])
+            results.setdefault((STAPLE_COST, who), []).append(per_connection[True] - per_connection[False])
+        per_connection = {}
+        for staple in random.sample([True, False], 2):
+            extra = ["--staple", str(pki / "localhost-ecdsa.ocsp.der")] if staple else []
+            out = subprocess.run(floor_base + extra, capture_output=True, text=True, timeout=600)
+            per_connection[staple] = json.loads(out.stdout)["server_cpu_us_per_connection"]
+        results.setdefault((STAPLE_COST, "floor"), []).append(per_connection[True] - per_connection[False])
+
+
 def per_unit(unit, cpu_seconds, result):
     if unit == "µs/conn":
         return cpu_seconds / max(1, result["connections"]) * 1e6
@@ -372,7 +419,7 @@ IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
 def extra_rows(smoke):
     """Rows that do not come from scenarios(): memory and scale."""
     counts = (1, 10) if smoke else SCALE_COUNTS
-    rows = [("Idle keep-alive connection memory", "KiB/conn")]
+    rows = [(STAPLE_COST, "µs/conn"), ("Idle keep-alive connection memory", "KiB/conn")]
     rows += [(f"SNI handshake, {c} vhosts", "µs/conn") for c in counts]
     rows += [(f"Startup, {c} vhosts", "s") for c in counts]
     rows += [(f"Memory after start, {c} vhosts", "MiB") for c in counts]
@@ -453,6 +500,8 @@ def main():
                     idle_connection_memory(servers[who], servers[who].ports[1], pki / "ca.pem",
                                            IDLE_CONNECTIONS[args.smoke]))
             print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+        print("  stapling's own cost: paired runs", file=sys.stderr, flush=True)
+        staple_pairs(servers, pki, 4 if args.smoke else 12, 60 if args.smoke else 1000, results, errors)
     finally:
         for server in servers.values():
             server.stop()
@@ -505,11 +554,13 @@ def write_report(args, rounds, results, walls, errors, micro, suites):
         cell = lambda v: "–" if v != v else f"{v:.1f}"  # noqa: E731
         if unit in ("s", "MiB"):
             cell = lambda v: "–" if v != v else f"{v:.2f}"  # noqa: E731
+        is_difference = name == STAPLE_COST  # a ratio of two differences near zero means nothing
         lines.append(f"| {name} | {unit} | {cell(min(g) if g else float('nan'))} | {cell(gm)} | "
                      f"{cell(min(s) if s else float('nan'))} | {cell(sm)} | {cell(fm)} | "
                      f"{cell(statistics.median(ft)) if ft else '–'} | "
-                     f"{cell(gm / sm) if sm else '–'} | {cell(gm / fm) if f else '–'} |")
-        if unit not in ("s", "MiB"):  # the chart shows cost ratios only
+                     f"{cell(gm / sm) if sm and not is_difference else '–'} | "
+                     f"{cell(gm / fm) if f and not is_difference else '–'} |")
+        if unit not in ("s", "MiB") and not is_difference:  # the chart shows cost ratios only
             chart.append((name, gm / sm if sm else float("nan"), gm / fm if f else float("nan")))
     counts = (1, 10) if args.smoke else SCALE_COUNTS
     one, most = (statistics.median(results.get((f"SNI handshake, {c} vhosts", "gtls"), [float("nan")]))
@@ -523,6 +574,10 @@ def write_report(args, rounds, results, walls, errors, micro, suites):
     lines += ["", f"Cipher suite each server chose for the benchmark client (GnuTLS NORMAL order) in the TLS 1.3 "
               f"scenarios: mod_gtls {chosen['gtls']} (its default), mod_ssl {chosen['ssl']} (told to prefer the same "
               "suite; with Debian's default it would follow the client to TLS_AES_256_GCM_SHA384)."]
+    cost = {who: median((STAPLE_COST, who)) for who in ("gtls", "ssl", "floor")}
+    lines += ["", f"Stapling's own cost, median of paired on/off runs (on-CPU time from schedstat): mod_gtls "
+              f"{cost['gtls']:.1f} µs, mod_ssl {cost['ssl']:.1f} µs, floor {cost['floor']:.1f} µs per handshake "
+              f"(goal: mod_gtls ≤ floor + 3 µs)."]
     lines += ["", f"mod_gtls handshake CPU with {counts[-1]} vhosts / with {counts[0]}: {most / one:.2f}",
               "Memory is the proportional set size (PSS) of the httpd process tree; idle connection memory is its "
               f"growth with {IDLE_CONNECTIONS[args.smoke]:,} idle keep-alive TLS 1.3 connections, per connection."]
