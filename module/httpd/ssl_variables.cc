@@ -54,15 +54,9 @@ const char* server_certificate_variable(const CertificateFacts& facts, const cha
 
 using Compute = const char* (*)(const TlsConnection&, apr_pool_t*);
 
-const char* server_field(const TlsConnection& connection, const char* field) {
-    const CertificateFacts* facts = served_certificate(connection.session(), *connection.vhost());
-    return facts ? server_certificate_variable(*facts, field) : nullptr;
+const char* cipher_key_bits(const TlsConnection& connection, apr_pool_t* pool) {
+    return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
 }
-
-#define GTLS_SERVER_FIELD(field)                        \
-    [](const TlsConnection& connection, apr_pool_t*) { \
-        return server_field(connection, field);          \
-    }
 
 struct Variable {
     const char* name;
@@ -70,6 +64,8 @@ struct Variable {
     bool exported;
     bool needs_handshake;
     Compute compute;
+    // Or, for SSL_SERVER_*: the field of the served certificate's facts.
+    const char* certificate_field = nullptr;
 };
 
 // Values depend on the session only, so after the handshake they never change.
@@ -97,14 +93,8 @@ const Variable kVariables[] = {
      [](const TlsConnection& connection, apr_pool_t*) -> const char* {
          return gnutls_ciphersuite_get(connection.session());
      }},
-    {"SSL_CIPHER_USEKEYSIZE", true, true,
-     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
-         return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
-     }},
-    {"SSL_CIPHER_ALGKEYSIZE", true, true,
-     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
-         return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
-     }},
+    {"SSL_CIPHER_USEKEYSIZE", true, true, cipher_key_bits},
+    {"SSL_CIPHER_ALGKEYSIZE", true, true, cipher_key_bits},
     {"SSL_CIPHER_EXPORT", true, true, [](const TlsConnection&, apr_pool_t*) -> const char* { return "false"; }},
     {"SSL_SESSION_ID", true, true,
      [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
@@ -123,26 +113,30 @@ const Variable kVariables[] = {
      [](const TlsConnection& connection, apr_pool_t*) -> const char* {
          return gnutls_safe_renegotiation_status(connection.session()) ? "true" : "false";
      }},
-    {"SSL_SERVER_S_DN", true, true, GTLS_SERVER_FIELD("S_DN")},
-    {"SSL_SERVER_I_DN", true, true, GTLS_SERVER_FIELD("I_DN")},
-    {"SSL_SERVER_M_SERIAL", true, true, GTLS_SERVER_FIELD("M_SERIAL")},
-    {"SSL_SERVER_M_VERSION", true, true, GTLS_SERVER_FIELD("M_VERSION")},
-    {"SSL_SERVER_V_START", true, true, GTLS_SERVER_FIELD("V_START")},
-    {"SSL_SERVER_V_END", true, true, GTLS_SERVER_FIELD("V_END")},
-    {"SSL_SERVER_A_KEY", true, true, GTLS_SERVER_FIELD("A_KEY")},
-    {"SSL_SERVER_A_SIG", true, true, GTLS_SERVER_FIELD("A_SIG")},
+    {"SSL_SERVER_S_DN", true, true, nullptr, "S_DN"},
+    {"SSL_SERVER_I_DN", true, true, nullptr, "I_DN"},
+    {"SSL_SERVER_M_SERIAL", true, true, nullptr, "M_SERIAL"},
+    {"SSL_SERVER_M_VERSION", true, true, nullptr, "M_VERSION"},
+    {"SSL_SERVER_V_START", true, true, nullptr, "V_START"},
+    {"SSL_SERVER_V_END", true, true, nullptr, "V_END"},
+    {"SSL_SERVER_A_KEY", true, true, nullptr, "A_KEY"},
+    {"SSL_SERVER_A_SIG", true, true, nullptr, "A_SIG"},
     // mod_ssl exports the certificate only with ExportCertData.
-    {"SSL_SERVER_CERT", false, true, GTLS_SERVER_FIELD("CERT")},
+    {"SSL_SERVER_CERT", false, true, nullptr, "CERT"},
 };
 
-#undef GTLS_SERVER_FIELD
+const char* compute(const Variable& variable, const TlsConnection& connection, apr_pool_t* pool) {
+    if (variable.compute != nullptr) return variable.compute(connection, pool);
+    const CertificateFacts* facts = served_certificate(connection.session(), *connection.vhost());
+    return facts ? server_certificate_variable(*facts, variable.certificate_field) : nullptr;
+}
 
 }  // namespace
 
 static_assert(std::size(kVariables) == TlsConnection::kVariableCount);
 
 void TlsConnection::remember_variables() {
-    for (std::size_t i = 0; i < std::size(kVariables); ++i) variables_[i] = kVariables[i].compute(*this, c_->pool);
+    for (std::size_t i = 0; i < std::size(kVariables); ++i) variables_[i] = compute(kVariables[i], *this, c_->pool);
 }
 
 const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
@@ -151,7 +145,7 @@ const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
         const Variable& v = kVariables[i];
         if (strcasecmp(v.name, name) != 0) continue;
         if (handshake_done_) return variables_[i];
-        return v.needs_handshake ? nullptr : v.compute(*this, pool);
+        return v.needs_handshake ? nullptr : compute(v, *this, pool);
     }
     return nullptr;
 }
