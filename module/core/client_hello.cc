@@ -12,6 +12,16 @@ unsigned read_u16(const unsigned char* p) { return (unsigned{p[0]} << 8) | p[1];
 // Lengths are compared with the bytes left rather than by forming pointers past
 // the end: a length the client made up must never become an address.
 
+// The body of an extension that is one list with a 16-bit length, or false
+// when that length does not fit in the extension.
+bool u16_list(const unsigned char* data, unsigned size, const unsigned char*& list, unsigned& list_size) {
+    if (size < 2) return false;
+    list_size = read_u16(data);
+    if (list_size + 2 > size) return false;
+    list = data + 2;
+    return true;
+}
+
 // RFC 6066 section 3:
 //   struct { NameType name_type; select (name_type) { case host_name: HostName; } name; } ServerName;
 //   enum { host_name(0), (255) } NameType;
@@ -19,11 +29,9 @@ unsigned read_u16(const unsigned char* p) { return (unsigned{p[0]} << 8) | p[1];
 //   struct { ServerName server_name_list<1..2^16-1> } ServerNameList;
 // Entries of other types are skipped over by their length.
 void parse_server_name(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
-    if (size < 2) return;
-    unsigned list_size = read_u16(data);
-    if (list_size + 2 > size) return;
-    const unsigned char* p = data + 2;
-    unsigned left = list_size;
+    const unsigned char* p = nullptr;
+    unsigned left = 0;
+    if (!u16_list(data, size, p, left)) return;
     while (left >= 3) {
         unsigned type = p[0];
         unsigned name_size = read_u16(p + 1);
@@ -43,11 +51,9 @@ void parse_server_name(const unsigned char* data, unsigned size, ClientHelloExte
 //   struct { ProtocolName protocol_name_list<2..2^16-1> } ProtocolNameList;
 // "Empty strings MUST NOT be included": parsing stops at one.
 void parse_alpn(const unsigned char* data, unsigned size, ClientHelloExtensions& out) {
-    if (size < 2) return;
-    unsigned list_size = read_u16(data);
-    if (list_size + 2 > size) return;
-    const unsigned char* p = data + 2;
-    unsigned left = list_size;
+    const unsigned char* p = nullptr;
+    unsigned left = 0;
+    if (!u16_list(data, size, p, left)) return;
     while (left > 0) {
         unsigned name_size = *p++;
         --left;

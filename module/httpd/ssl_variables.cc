@@ -125,18 +125,21 @@ const Variable kVariables[] = {
     {"SSL_SERVER_CERT", false, true, nullptr, "CERT"},
 };
 
-const char* compute(const Variable& variable, const TlsConnection& connection, apr_pool_t* pool) {
-    if (variable.compute != nullptr) return variable.compute(connection, pool);
-    const CertificateFacts* facts = served_certificate(connection.session(), *connection.vhost());
-    return facts ? server_certificate_variable(*facts, variable.certificate_field) : nullptr;
-}
-
 }  // namespace
 
 static_assert(std::size(kVariables) == TlsConnection::kVariableCount);
 
 void TlsConnection::remember_variables() {
-    for (std::size_t i = 0; i < std::size(kVariables); ++i) variables_[i] = compute(kVariables[i], *this, c_->pool);
+    // Which of the vhost's chains was served is looked up once for all SSL_SERVER_*.
+    const CertificateFacts* facts = served_certificate(session_.get(), *vhost_);
+    for (std::size_t i = 0; i < std::size(kVariables); ++i) {
+        const Variable& v = kVariables[i];
+        if (v.compute != nullptr) {
+            variables_[i] = v.compute(*this, c_->pool);
+        } else {
+            variables_[i] = facts ? server_certificate_variable(*facts, v.certificate_field) : nullptr;
+        }
+    }
 }
 
 const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
@@ -145,7 +148,8 @@ const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
         const Variable& v = kVariables[i];
         if (strcasecmp(v.name, name) != 0) continue;
         if (handshake_done_) return variables_[i];
-        return v.needs_handshake ? nullptr : compute(v, *this, pool);
+        // Before the handshake only session-independent values (all with a compute) exist.
+        return v.needs_handshake ? nullptr : v.compute(*this, pool);
     }
     return nullptr;
 }
