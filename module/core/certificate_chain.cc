@@ -135,6 +135,20 @@ std::string CertificateChain::key_type() const {
     return name != nullptr ? name : "unknown";
 }
 
+int CertificateChain::signing_cost_rank() const {
+    switch (gnutls_x509_crt_get_pk_algorithm(leaf(), nullptr)) {
+        case GNUTLS_PK_ECDSA:
+        case GNUTLS_PK_EDDSA_ED25519:
+        case GNUTLS_PK_EDDSA_ED448:
+            return 0;
+        case GNUTLS_PK_RSA:
+        case GNUTLS_PK_RSA_PSS:
+            return 1;
+        default:
+            return 2;
+    }
+}
+
 std::string CertificateChain::subject() const {
     OwnedDatum dn;
     if (gnutls_x509_crt_get_dn3(leaf(), dn.out(), 0) < 0) return {};

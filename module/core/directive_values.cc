@@ -28,6 +28,12 @@ Parsed<bool> parse_on_off(std::string_view text) {
     return {std::nullopt, "must be On or Off, not '" + std::string(text) + "'"};
 }
 
+Parsed<CertificatePreference> parse_certificate_preference(std::string_view text) {
+    if (iequals(text, "cost")) return {CertificatePreference::Cost, {}};
+    if (iequals(text, "order")) return {CertificatePreference::Order, {}};
+    return {std::nullopt, "must be cost or order, not '" + std::string(text) + "'"};
+}
+
 Parsed<long> parse_seconds(std::string_view text, long min, long max) {
     long value = 0;
     const auto* end = text.data() + text.size();

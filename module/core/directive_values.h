@@ -22,6 +22,15 @@ Parsed<bool> parse_on_off(std::string_view text);
 // A whole number of seconds in [min, max].
 Parsed<long> parse_seconds(std::string_view text, long min, long max);
 
+// GnuTLSCertificatePreference: how a vhost with several chains picks one per
+// handshake among those the client accepts.
+enum class CertificatePreference {
+    Cost,   // the cheapest to sign with (ECDSA/EdDSA before RSA), then configuration order
+    Order,  // configuration order
+};
+// "cost" or "order", case-insensitive.
+Parsed<CertificatePreference> parse_certificate_preference(std::string_view text);
+
 // GnuTLSCache: which socache provider stores TLS sessions, and its argument.
 struct SessionCacheSpec {
     std::string provider;  // empty means no cache ("none")

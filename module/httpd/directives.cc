@@ -71,6 +71,15 @@ const char* add_key_file(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_certificate_preference(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        auto value = parse_certificate_preference(arg);
+        if (!value) return directive_error(cmd, value.error);
+        config.certificate_preference = *value.value;
+        return nullptr;
+    });
+}
+
 const char* set_priorities(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
@@ -192,6 +201,8 @@ const command_rec kDirectives[] = {
           "PEM file with a certificate chain, leaf first (repeatable; pairs with the GnuTLSKeyFile of the same position)"),
     take1("GnuTLSKeyFile", add_key_file, RSRC_CONF,
           "Private key file (PEM or DER) of the certificate chain at the same position (repeatable)"),
+    take1("GnuTLSCertificatePreference", set_certificate_preference, RSRC_CONF,
+          "cost|order: which of several chains a client that accepts them all gets (default cost: ECDSA/EdDSA before RSA)"),
     take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
     take1("GnuTLSSessionTickets", set_on_off<&ServerConfig::session_tickets>, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
     take12("GnuTLSCache", set_cache, RSRC_CONF,

@@ -53,6 +53,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
                                   : base.config.ocsp_response_files;
     out.ocsp_stapling = merged(base.config.ocsp_stapling, add.config.ocsp_stapling);
     out.ocsp_check_interval = merged(base.config.ocsp_check_interval, add.config.ocsp_check_interval);
+    out.certificate_preference = merged(base.config.certificate_preference, add.config.certificate_preference);
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
@@ -63,9 +64,13 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     return pool_own(pool, std::move(merged_holder));
 }
 
+std::string server_name_port(const server_rec* s) {
+    std::string name = s->server_hostname ? s->server_hostname : "_default_";
+    return name + ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);
+}
+
 std::string describe_server(const server_rec* s) {
-    std::string text = s->server_hostname ? s->server_hostname : "(no ServerName)";
-    text += ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);
+    std::string text = server_name_port(s);
     if (s->defn_name != nullptr) {
         text += " (" + std::string(s->defn_name) + ":" + std::to_string(s->defn_line_number) + ")";
     }

@@ -23,6 +23,7 @@ struct ServerConfig {
     // that names any of them replaces the main server's lists; it never appends.
     std::vector<std::string> certificate_files;
     std::vector<std::string> key_files;
+    std::optional<CertificatePreference> certificate_preference;
     std::optional<std::string> priorities;
     std::optional<bool> session_tickets;
     std::optional<long> cache_timeout;
@@ -62,6 +63,8 @@ GlobalConfig& global_config(server_rec* s);
 void* create_server_config(apr_pool_t* pool, server_rec* s);
 void* merge_server_config(apr_pool_t* pool, void* base, void* add);
 
+// "ServerName:port": the id of a server's TLS state in log lines.
+std::string server_name_port(const server_rec* s);
 // Human-readable "name:port (file:line)" for log lines about a server.
 std::string describe_server(const server_rec* s);
 

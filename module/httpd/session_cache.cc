@@ -42,7 +42,7 @@ private:
 // Keys are scoped by the vhost that did the handshake, so a session made for one
 // vhost never resumes on another.
 std::string cache_key(const TlsConnection& connection, const gnutls_datum_t& id) {
-    std::string key = connection.vhost() != nullptr ? connection.vhost()->id() : std::string();
+    std::string key = connection.vhost()->session_scope();
     key.push_back('\0');
     key.append(reinterpret_cast<const char*>(id.data), id.size);
     return key;
@@ -51,7 +51,7 @@ std::string cache_key(const TlsConnection& connection, const gnutls_datum_t& id)
 int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
     auto* connection = static_cast<TlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache store", -1, [&] {
-        if (data.size > kMaxSessionData) return -1;
+        if (data.size > kMaxSessionData || connection->session_lifetime_seconds() == 0) return -1;
         std::string key = cache_key(*connection, id);
         apr_time_t expiry = apr_time_now() + apr_time_from_sec(connection->session_lifetime_seconds());
         apr_status_t rv;
@@ -73,6 +73,7 @@ int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
 gnutls_datum_t retrieve(void* ptr, gnutls_datum_t id) {
     auto* connection = static_cast<TlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache retrieve", gnutls_datum_t{nullptr, 0}, [&] {
+        if (connection->session_lifetime_seconds() == 0) return gnutls_datum_t{nullptr, 0};
         std::string key = cache_key(*connection, id);
         auto* buffer = static_cast<unsigned char*>(gnutls_malloc(kMaxSessionData));
         if (buffer == nullptr) return gnutls_datum_t{nullptr, 0};

@@ -68,10 +68,25 @@ void TlsConnection::select_vhost(VhostTls& vhost) {
     if (rc < 0) throw std::runtime_error(std::string("gnutls_credentials_set: ") + gnutls_strerror(rc));
     rc = gnutls_priority_set(session, vhost.priorities());
     if (rc < 0) throw std::runtime_error(std::string("gnutls_priority_set: ") + gnutls_strerror(rc));
-    if (const gnutls_datum_t* key = vhost.ticket_key()) {
-        gnutls_session_ticket_enable_server(session, key);
+}
+
+// GnuTLS starts a server session with tickets disabled and reads the ticket
+// (TLS 1.2 session_ticket, TLS 1.3 pre_shared_key) only after this hook, so
+// enabling them here, for the vhost SNI chose, gives each vhost its own key
+// and policy: a ticket made for one vhost never decrypts on another, and a
+// vhost with tickets off neither issues nor accepts one.
+void TlsConnection::enable_resumption() {
+    if (resumption_settled_) return;
+    resumption_settled_ = true;
+    const unsigned lifetime = vhost_->session_lifetime_seconds();
+    if (lifetime == 0) return;
+    gnutls_db_set_cache_expiration(session_.get(), static_cast<int>(lifetime));
+    if (const gnutls_datum_t* key = vhost_->ticket_key()) {
+        if (int rc = gnutls_session_ticket_enable_server(session_.get(), key); rc < 0) {
+            ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c_, "GTLS0230: %s: session tickets unavailable for this connection: %s",
+                          vhost_->id().c_str(), gnutls_strerror(rc));
+        }
     }
-    gnutls_db_set_cache_expiration(session, static_cast<int>(vhost.session_lifetime_seconds()));
 }
 
 int TlsConnection::on_client_hello(const gnutls_datum_t* message) {
@@ -84,9 +99,10 @@ int TlsConnection::on_client_hello(const gnutls_datum_t* message) {
             if (found != vhost_) select_vhost(*found);
         } else {
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "GTLS0205: SNI '%s' names no vhost here; using %s",
-                          sni_.c_str(), vhost_->id().c_str());
+                          ap_escape_logitem(c_->pool, sni_.c_str()), vhost_->id().c_str());
         }
     }
+    enable_resumption();
     if (!extensions.alpn.empty() && !protocol_chosen_) {
         protocol_chosen_ = true;
         select_protocol(extensions.alpn);

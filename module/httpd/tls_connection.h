@@ -76,6 +76,8 @@ private:
 
     void remember_variables();
     void select_vhost(VhostTls& vhost);
+    // Turns on tickets and the cache lifetime of the vhost the first ClientHello chose.
+    void enable_resumption();
     void select_protocol(const std::vector<std::string>& client_protocols);
     apr_status_t fill_plaintext(apr_read_type_e block);
     apr_status_t send_plaintext(const char* data, apr_size_t length);
@@ -97,6 +99,7 @@ private:
     std::string sni_;
     bool vhost_from_sni_ = false;
     bool protocol_chosen_ = false;
+    bool resumption_settled_ = false;
     bool handshake_done_ = false;
     bool failed_ = false;
     bool closed_ = false;

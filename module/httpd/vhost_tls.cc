@@ -4,6 +4,8 @@
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -12,9 +14,29 @@ namespace gtls {
 
 namespace {
 
-std::string server_id(const server_rec* s) {
-    std::string name = s->server_hostname ? s->server_hostname : "_default_";
-    return name + ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);
+// The id plus every address the vhost listens on: vhosts of the same name on
+// different addresses are different vhosts. Stable across restarts, so cached
+// sessions survive a graceful restart.
+std::string scope_of(const server_rec* s, const std::string& id) {
+    std::string scope = id;
+    for (const server_addr_rec* addr = s->addrs; addr != nullptr; addr = addr->next) {
+        char ip[64] = "*";
+        if (addr->host_addr != nullptr) apr_sockaddr_ip_getbuf(ip, sizeof ip, addr->host_addr);
+        scope += " " + std::string(ip) + ":" + std::to_string(addr->host_port);
+    }
+    return scope;
+}
+
+// True when the priority string asks GnuTLS for no session tickets at all
+// (%NO_TICKETS; %NO_TICKETS_TLS12 only concerns TLS 1.2 and GnuTLS honours it
+// by itself). Enabling tickets on a session would override the former.
+bool priorities_disable_tickets(const std::string& priorities) {
+    std::string upper(priorities);
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    for (std::size_t at = upper.find("%NO_TICKETS"); at != std::string::npos; at = upper.find("%NO_TICKETS", at + 1)) {
+        if (upper.compare(at, 17, "%NO_TICKETS_TLS12") != 0) return true;
+    }
+    return false;
 }
 
 [[noreturn]] void fail(const std::string& reason) { throw std::runtime_error(reason); }
@@ -49,7 +71,7 @@ LogSink log_sink_for(server_rec* s) {
 std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, PriorityCaches& priority_caches) {
     std::unique_ptr<VhostTls> tls(new VhostTls());
     tls->server_ = s;
-    tls->id_ = server_id(s);
+    tls->id_ = server_name_port(s);
 
     if (config.certificate_files.empty()) {
         fail("GnuTLSEnable is On but no GnuTLSCertificateFile is configured");
@@ -67,21 +89,36 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
 
     std::vector<CertificateChain> chains;
     for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
-        const std::string where = "certificate " + tls->id_ + "#" + std::to_string(index) + ": ";
         try {
             chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
         } catch (const ChainLoadError& e) {
-            fail(where + (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") +
-                 e.what());
+            fail("certificate " + tls->id_ + "#" + std::to_string(index) + ": " +
+                 (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") + e.what());
         }
-        const CertificateChain& chain = chains.back();
+    }
+
+    // GnuTLS serves the first chain in the credentials that the client accepts
+    // (its signature algorithms, groups and, in TLS 1.2, the cipher suite), not
+    // the client's preferred one, and every client accepts RSA. So the order the
+    // credentials hold the chains in is the preference.
+    std::vector<std::size_t> offer_order(chains.size());
+    for (std::size_t index = 0; index < offer_order.size(); ++index) offer_order[index] = index;
+    if (config.certificate_preference.value_or(CertificatePreference::Cost) == CertificatePreference::Cost) {
+        std::stable_sort(offer_order.begin(), offer_order.end(), [&](std::size_t a, std::size_t b) {
+            return chains[a].signing_cost_rank() < chains[b].signing_cost_rank();
+        });
+    }
+    tls->credential_index_.resize(chains.size());
+    for (std::size_t configured : offer_order) {
+        const CertificateChain& chain = chains[configured];
         auto certificates = chain.certificates();
         int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
                                                  static_cast<unsigned>(certificates.size()), chain.key());
-        if (rc < 0) fail(where + "GnuTLSCertificateFile " + chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
-        if (static_cast<std::size_t>(rc) != index) {
-            fail(where + "GnuTLS assigned certificate index " + std::to_string(rc));
+        if (rc < 0) {
+            fail("certificate " + tls->id_ + "#" + std::to_string(configured) + ": GnuTLSCertificateFile " +
+                 chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
         }
+        tls->credential_index_[configured] = static_cast<unsigned>(rc);
     }
 
     tls->bind_staples(config, chains);
@@ -99,12 +136,16 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     }
     tls->priorities_ = compiled;
 
-    if (config.session_tickets.value_or(true)) {
+    tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
+    // A lifetime of 0 means no resumption at all: GnuTLS must never see 0 as
+    // the cache expiration, since its ticket key rotation divides by it.
+    if (config.session_tickets.value_or(true) && tls->session_lifetime_seconds_ > 0 &&
+        !priorities_disable_tickets(priorities)) {
         if (int rc = gnutls_session_ticket_key_generate(tls->ticket_key_.out()); rc < 0) {
             fail(std::string("cannot generate a session ticket key: ") + gnutls_strerror(rc));
         }
     }
-    tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
+    tls->session_scope_ = scope_of(s, tls->id_);
     return tls;
 }
 
@@ -147,8 +188,8 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
         staples_[index] = std::make_unique<StapleSource>(certificate_id, files->front(), chain.leaf(), chain.issuer(),
                                                          interval, chain.must_staple(), staple_clock(),
                                                          log_sink_for(server_));
-        int rc = gnutls_certificate_set_ocsp_status_request_function2(
-            credentials_.get(), static_cast<unsigned>(index), staple_callback, staples_[index].get());
+        int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
+                                                                      staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
     }
 }

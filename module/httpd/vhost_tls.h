@@ -36,7 +36,8 @@ using PriorityCaches = std::map<std::string, SharedPriorities>;
 class VhostTls {
 public:
     // Loads and checks every chain/key pair of `config` and builds the GnuTLS
-    // credentials (GNUTLS_CERTIFICATE_API_V2: the n-th pair is index n). Throws
+    // credentials (GNUTLS_CERTIFICATE_API_V2), cheapest chain first unless
+    // GnuTLSCertificatePreference is order. Throws
     // std::runtime_error naming the directive, the certificate index and the
     // reason. Runs in check_config, as root, before workers exist.
     // `priority_caches` lends compiled strings across the vhosts of one build.
@@ -53,12 +54,19 @@ public:
     // Read-only while handshakes use them; safe to share between threads.
     gnutls_certificate_credentials_t credentials() const { return credentials_.get(); }
     gnutls_priority_t priorities() const { return priorities_.get(); }
-    // The key that encrypts session tickets, or nullptr when tickets are off.
+    // The key that encrypts this vhost's session tickets (its own, random), or
+    // nullptr when tickets are off (GnuTLSSessionTickets Off, GnuTLSCacheTimeout 0
+    // or %NO_TICKETS in the priorities).
     const gnutls_datum_t* ticket_key() const { return ticket_key_.size() ? &ticket_key_.get() : nullptr; }
+    // GnuTLSCacheTimeout; 0 means sessions are neither cached nor resumed.
     unsigned session_lifetime_seconds() const { return session_lifetime_seconds_; }
-    // One entry per certificate index.
+    // What scopes this vhost's entries in the session cache: unique among the
+    // configured vhosts and the same after a restart.
+    const std::string& session_scope() const { return session_scope_; }
+    // One entry per configured chain, in configuration order (the position is
+    // the "#n" of certificate ids).
     const std::vector<ServedChain>& chains() const { return chains_; }
-    // One entry per certificate index; nullptr where nothing is stapled.
+    // One entry per configured chain, as chains(); nullptr where nothing is stapled.
     const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
 
 private:
@@ -67,10 +75,14 @@ private:
     server_rec* server_ = nullptr;
     std::string id_;
     std::vector<ServedChain> chains_;
+    // The GnuTLS certificate index of each configured chain: the credentials hold
+    // the chains in the order of GnuTLSCertificatePreference.
+    std::vector<unsigned> credential_index_;
     OwnedCredentials credentials_;
     SharedPriorities priorities_;
     OwnedDatum ticket_key_;
     unsigned session_lifetime_seconds_ = 0;
+    std::string session_scope_;
     std::vector<std::unique_ptr<StapleSource>> staples_;
 
     void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);

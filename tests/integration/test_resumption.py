@@ -196,3 +196,97 @@ def test_expired_sessions_are_not_resumed(httpd_factory, pki, port, tmp_path, mo
                          input_bytes=GET)
     assert code == 0 and "HTTP/1.1 200" in out, out
     assert "New, TLSv1" in out, out
+
+
+def session_of(port, pki, sni, session, version_arg, extra=(), address="127.0.0.1"):
+    """A full handshake with SNI `sni` that saves its session (if the server gave one)."""
+    code, out = s_client(port, sni, pki.ca, extra=[version_arg, "-ign_eof", "-sess_out", str(session), *extra],
+                         input_bytes=GET.replace(b"a.test", sni.encode()), address=address)
+    assert code == 0 and "HTTP/1.1 200" in out, out
+    return session.exists() and session.stat().st_size > 0
+
+
+def reuses(port, pki, sni, session, version_arg, extra=(), address="127.0.0.1"):
+    """Offers `session` with SNI `sni`; True when openssl reports it reused."""
+    code, out = s_client(port, sni, pki.ca, extra=[version_arg, "-ign_eof", "-sess_in", str(session), *extra],
+                         input_bytes=GET.replace(b"a.test", sni.encode()), address=address)
+    assert code == 0 and "HTTP/1.1 200" in out, out
+    return "Reused, TLSv1" in out
+
+
+def two_vhosts(httpd_factory, pki, port, b_extra="", cache=False):
+    """a.test is the address's default vhost; b.test is chosen by SNI only."""
+    server = httpd_factory()
+    server.write_config((f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n" if cache else "") +
+                        f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")]) +
+                        tls_vhost(port, "b.test", [pki.leaf("b.test", "ecdsa")], extra=b_extra))
+    server.start(wait_port=port)
+    return server
+
+
+@pytest.mark.parametrize("version_arg", ["-tls1_2", "-tls1_3"])
+def test_tickets_off_on_a_vhost_chosen_by_sni(httpd_factory, pki, port, tmp_path, version_arg):
+    """GnuTLSSessionTickets Off on b.test: no ticket is issued there, and a ticket
+    of a.test (tickets on) is accepted neither on b.test nor is b.test's
+    session resumable on a.test."""
+    two_vhosts(httpd_factory, pki, port, b_extra="  GnuTLSSessionTickets Off")
+    session_b = tmp_path / "b.pem"
+    if session_of(port, pki, "b.test", session_b, version_arg):
+        assert not reuses(port, pki, "b.test", session_b, version_arg)
+        assert not reuses(port, pki, "a.test", session_b, version_arg)
+    session_a = tmp_path / "a.pem"
+    assert session_of(port, pki, "a.test", session_a, version_arg)
+    assert reuses(port, pki, "a.test", session_a, version_arg)
+    assert not reuses(port, pki, "b.test", session_a, version_arg)
+
+
+@pytest.mark.parametrize("version_arg", ["-tls1_2", "-tls1_3"])
+def test_ticket_of_a_vhost_chosen_by_sni_resumes_only_there(httpd_factory, pki, port, tmp_path, version_arg):
+    two_vhosts(httpd_factory, pki, port)
+    session = tmp_path / "b.pem"
+    assert session_of(port, pki, "b.test", session, version_arg)
+    assert reuses(port, pki, "b.test", session, version_arg)
+    assert not reuses(port, pki, "a.test", session, version_arg)
+
+
+def test_cached_session_of_a_vhost_chosen_by_sni_resumes_only_there(httpd_factory, pki, port, tmp_path):
+    two_vhosts(httpd_factory, pki, port, b_extra="  GnuTLSSessionTickets Off", cache=True)
+    session = tmp_path / "b.pem"
+    assert session_of(port, pki, "b.test", session, "-tls1_2", extra=["-no_ticket"])
+    assert reuses(port, pki, "b.test", session, "-tls1_2", extra=["-no_ticket"])
+    assert not reuses(port, pki, "a.test", session, "-tls1_2", extra=["-no_ticket"])
+
+
+def test_same_name_on_two_addresses_does_not_share_cached_sessions(httpd_factory, pki, port, tmp_path):
+    """Two vhosts both named a.test, on 127.0.0.1 and 127.0.0.2, with different
+    keys: a session cached on one address never resumes on the other."""
+    server = httpd_factory()
+    vhosts = ""
+    for address, tag in (("127.0.0.1", "one"), ("127.0.0.2", "two")):
+        leaf = pki.leaf("a.test", "ecdsa", tag=tag)
+        vhosts += (f"Listen {address}:{port}\n<VirtualHost {address}:{port}>\n  ServerName a.test\n"
+                   f"  GnuTLSEnable On\n  GnuTLSSessionTickets Off\n"
+                   f'  GnuTLSCertificateFile "{leaf.chain}"\n  GnuTLSKeyFile "{leaf.key}"\n</VirtualHost>\n')
+    server.write_config(f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n" + vhosts)
+    server.start(wait_port=port)
+    session = tmp_path / "s.pem"
+    assert session_of(port, pki, "a.test", session, "-tls1_2", extra=["-no_ticket"])
+    assert reuses(port, pki, "a.test", session, "-tls1_2", extra=["-no_ticket"])
+    assert not reuses(port, pki, "a.test", session, "-tls1_2", extra=["-no_ticket"], address="127.0.0.2")
+
+
+@pytest.mark.parametrize("version_arg", ["-tls1_2", "-tls1_3"])
+def test_cache_timeout_zero_means_no_resumption(httpd_factory, pki, port, tmp_path, version_arg):
+    """GnuTLSCacheTimeout 0 once made GnuTLS divide by zero on every TLS 1.3
+    handshake (the worker died); now it means: no tickets, no cached sessions.
+    The harness fails the test if a child crashed."""
+    server = httpd_factory()
+    server.write_config(f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n"
+                        "GnuTLSCacheTimeout 0\n" + f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")]))
+    server.start(wait_port=port)
+    for attempt in range(3):
+        session = tmp_path / f"s{attempt}.pem"
+        if session_of(port, pki, "a.test", session, version_arg):
+            assert not reuses(port, pki, "a.test", session, version_arg)

@@ -53,3 +53,17 @@ TEST(Priorities, DefaultCompilesAndBadStringNamesTheProblem) {
 
 }  // namespace
 }  // namespace gtls
+
+namespace gtls {
+namespace {
+
+TEST(CertificatePreference, AcceptsCostAndOrderInAnyCase) {
+    EXPECT_EQ(parse_certificate_preference("cost").value, CertificatePreference::Cost);
+    EXPECT_EQ(parse_certificate_preference("ORDER").value, CertificatePreference::Order);
+    auto bad = parse_certificate_preference("rsa");
+    EXPECT_FALSE(bad);
+    EXPECT_NE(bad.error.find("'rsa'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gtls

@@ -30,8 +30,8 @@ def gnutls_cli(port, sni, ca, priority=None, extra=(), timeout=30, input_bytes=b
     return result.returncode, result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
 
 
-def s_client(port, sni, ca, extra=(), timeout=30, input_bytes=b""):
-    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", sni, "-CAfile", str(ca),
+def s_client(port, sni, ca, extra=(), timeout=30, input_bytes=b"", address="127.0.0.1"):
+    args = ["openssl", "s_client", "-connect", f"{address}:{port}", "-servername", sni, "-CAfile", str(ca),
             "-verify_return_error", "-verify_hostname", sni] + list(extra)
     result = run(args, timeout=timeout, input_bytes=input_bytes)
     return result.returncode, result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
