@@ -66,6 +66,7 @@ struct Counters {
     long connections = 0, requests = 0, resumed = 0, stapled = 0, errors = 0;
     unsigned long long body_bytes = 0;
     std::string suite;  // of the first handshake, e.g. TLS_AES_128_GCM_SHA256
+    std::string server_key;  // what signed the first handshake: the chain served, e.g. EC/ECDSA or RSA
 };
 
 int connect_loopback(int port) {
@@ -181,6 +182,8 @@ int main(int argc, char** argv) try {
             if (counters.suite.empty()) {
                 const char* suite = gnutls_ciphersuite_get(session);
                 counters.suite = suite != nullptr ? suite : "";
+                const char* key = gnutls_pk_get_name(gnutls_sign_get_pk_algorithm(static_cast<gnutls_sign_algorithm_t>(gnutls_sign_algorithm_get(session))));
+                counters.server_key = key != nullptr ? key : "";
             }
             if (gnutls_session_is_resumed(session)) ++counters.resumed;
             gnutls_datum_t staple{nullptr, 0};
@@ -206,9 +209,9 @@ int main(int argc, char** argv) try {
     }
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::printf("{\"connections\": %ld, \"requests\": %ld, \"resumed\": %ld, \"stapled\": %ld, \"errors\": %ld, "
-                "\"body_bytes\": %llu, \"seconds\": %.4f, \"suite\": \"%s\"}\n",
+                "\"body_bytes\": %llu, \"seconds\": %.4f, \"suite\": \"%s\", \"server_key\": \"%s\"}\n",
                 counters.connections, counters.requests, counters.resumed, counters.stapled, counters.errors,
-                counters.body_bytes, elapsed, counters.suite.c_str());
+                counters.body_bytes, elapsed, counters.suite.c_str(), counters.server_key.c_str());
     gnutls_free(saved_session.data);
     gnutls_certificate_free_credentials(credentials);
     return counters.errors == 0 ? 0 : 1;
