@@ -38,6 +38,8 @@ bool server_has_name(const server_rec* s, const char* name) {
 }  // namespace
 
 VhostTls* SniVhostIndex::find(conn_rec* c, std::string_view server_name) {
+    // A fully qualified name ("b.test.") is the same host, as httpd treats Host.
+    if (server_name.size() > 1 && server_name.back() == '.') server_name.remove_suffix(1);
     const std::string name = lowercase(server_name);  // all matching below ignores case anyway
     if (c->vhost_lookup_data == nullptr) {
         // An IP-based vhost: httpd considers the address's own server only.

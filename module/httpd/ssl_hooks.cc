@@ -32,17 +32,32 @@ int gtls_fixups(request_rec* r) {
 }
 
 // RFC 9110 section 15.5.20: a request for a host the TLS connection was not
-// made for is misdirected. Checked only when the client sent SNI, as mod_ssl does.
+// made for is misdirected. As mod_ssl: checked only when the client sent SNI,
+// only on requests read from the client (not on an ErrorDocument's internal
+// redirect, not on forward proxy requests), and only when the Host's vhost
+// would not have made the same connection: browsers reuse an HTTP/2
+// connection for every name its certificate covers.
 int gtls_post_read_request(request_rec* r) {
     return guard(r->server, "post_read_request", HTTP_INTERNAL_SERVER_ERROR, [&] {
         TlsConnection* connection = TlsConnection::of(r->connection);
         if (connection == nullptr || connection->sni().empty()) return DECLINED;
-        VhostTls* requested = server_config(r->server).tls;
-        if (requested == connection->vhost()) return DECLINED;
+        if (!ap_is_initial_req(r) || r->proxyreq != PROXYREQ_NONE) return DECLINED;
+        if (r->hostname == nullptr) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "GTLS0220: SNI '%s' but the request names no host (no Host header); answering 400",
+                          ap_escape_logitem(r->pool, connection->sni().c_str()));
+            return HTTP_BAD_REQUEST;
+        }
+        const VhostTls* requested = server_config(r->server).tls;
+        if (requested == connection->vhost() ||
+            (requested != nullptr && requested->serves_like(*connection->vhost()))) {
+            return DECLINED;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "GTLS0211: SNI '%s' chose %s but Host '%s' chose %s; answering 421 Misdirected Request",
-                      connection->sni().c_str(), connection->vhost()->id().c_str(),
-                      r->hostname ? r->hostname : "", describe_server(r->server).c_str());
+                      "GTLS0211: SNI '%s' chose %s but Host '%s' chose %s, whose TLS setup differs; "
+                      "answering 421 Misdirected Request",
+                      ap_escape_logitem(r->pool, connection->sni().c_str()), connection->vhost()->id().c_str(),
+                      ap_escape_logitem(r->pool, r->hostname), describe_server(r->server).c_str());
         return HTTP_MISDIRECTED_REQUEST;
     });
 }

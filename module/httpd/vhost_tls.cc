@@ -149,6 +149,13 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     return tls;
 }
 
+bool VhostTls::serves_like(const VhostTls& other) const {
+    // Compiled priorities are shared by every vhost of a build with the same string.
+    if (priorities_ != other.priorities_ || credential_index_ != other.credential_index_) return false;
+    return std::equal(chains_.begin(), chains_.end(), other.chains_.begin(), other.chains_.end(),
+                      [](const ServedChain& a, const ServedChain& b) { return a.chain_path == b.chain_path; });
+}
+
 const Clock& staple_clock() {
     static const SystemClock clock;
     return clock;

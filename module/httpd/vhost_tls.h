@@ -66,6 +66,10 @@ public:
     // One entry per configured chain, in configuration order (the position is
     // the "#n" of certificate ids).
     const std::vector<ServedChain>& chains() const { return chains_; }
+    // Whether a handshake with `other` would have given the client the same
+    // connection: the same chains in the same preference and the same
+    // priorities. (Client certificate settings belong here once they exist.)
+    bool serves_like(const VhostTls& other) const;
     // One entry per configured chain, as chains(); nullptr where nothing is stapled.
     const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
 

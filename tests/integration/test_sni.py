@@ -212,3 +212,86 @@ def test_sni_follows_configuration_order_like_host(httpd_factory, pki, port):
         assert served_leaf(port, sni, pki.ca) == pem_body(leaves[site].cert.read_text()), sni
         status, _, body, err = curl(f"https://{sni}:{port}/", pki.ca, sni, port)
         assert (status, body) == (200, f"site {site}\n".encode()), err
+
+
+def shared_certificate_vhosts(httpd_factory, pki, port, b_extra="", extra_modules=()):
+    """a.test and b.test on one address, both serving one certificate that
+    covers both names: what a browser reuses an HTTP/2 connection for."""
+    server = httpd_factory(extra_modules=extra_modules)
+    leaf = pki.leaf("a.test", "ecdsa", tag="shared", alt_names=["b.test"])
+    conf = f"Listen 127.0.0.1:{port}\n"
+    for name, extra in (("a.test", ""), ("b.test", b_extra)):
+        root = server.docroot(name)
+        (root / "index.html").write_text(f"site {name}\n")
+        conf += tls_vhost(port, name, [leaf], extra=f'  DocumentRoot "{root}"\n  Protocols h2 http/1.1\n{extra}')
+    return server, conf
+
+
+@needs_h2
+def test_host_of_a_vhost_with_the_same_tls_setup_is_served(httpd_factory, pki, port):
+    server, conf = shared_certificate_vhosts(httpd_factory, pki, port)
+    server.write_config(conf)
+    server.start(wait_port=port)
+    for extra in ([], ["--http2"]):
+        status, _, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port,
+                                    extra=extra + ["-H", "Host: b.test"])
+        assert (status, body) == (200, b"site b.test\n"), err
+    assert "GTLS0211" not in server.read_error_log()
+
+
+def test_host_of_a_vhost_with_other_priorities_is_misdirected(httpd_factory, pki, port):
+    server, conf = shared_certificate_vhosts(
+        httpd_factory, pki, port, b_extra="  GnuTLSPriorities NORMAL:-VERS-ALL:+VERS-TLS1.3")
+    server.write_config(conf)
+    server.start(wait_port=port)
+    status, _, _, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port, extra=["-H", "Host: b.test"])
+    assert status == 421, err
+
+
+def test_error_document_for_421_is_served(three_vhosts, pki, port):
+    """The ErrorDocument's internal redirect is not itself misdirected."""
+    server, _ = three_vhosts
+    root = server.docroot("b.test")
+    (root / "misdirected.html").write_text("please reconnect\n")
+    conf = server.conf_path.read_text().replace(
+        f'  DocumentRoot "{root}"', f'  DocumentRoot "{root}"\n  ErrorDocument 421 /misdirected.html')
+    server.conf_path.write_text(conf)
+    server.graceful()
+    status, _, body, err = curl(f"https://a.test:{port}/", pki.ca, "a.test", port, extra=["-H", "Host: b.test"])
+    assert (status, body) == (421, b"please reconnect\n"), err
+
+
+def test_forward_proxy_requests_are_not_misdirected(httpd_factory, pki, port):
+    """A forward proxy request names the origin server, not a vhost of ours."""
+    from harness.clients import s_client
+    from harness.httpd import free_port
+    backend = free_port()
+    server, conf = shared_certificate_vhosts(httpd_factory, pki, port, extra_modules=["proxy", "proxy_http"])
+    # b.test gets other priorities, so a Host of b.test would be misdirected.
+    conf = conf.replace("  ServerName b.test\n", "  ServerName b.test\n  GnuTLSPriorities NORMAL:-VERS-ALL:+VERS-TLS1.3\n")
+    plain_root = server.docroot("plain")
+    (plain_root / "index.html").write_text("origin\n")
+    conf += (f"Listen 127.0.0.1:{backend}\n<VirtualHost 127.0.0.1:{backend}>\n  ServerName origin.test\n"
+             f'  DocumentRoot "{plain_root}"\n</VirtualHost>\n')
+    # In both TLS vhosts: the vhost the request's host selects decides whether it is proxied.
+    proxy = f"  ProxyRequests On\n  ProxyRemote * http://127.0.0.1:{backend}\n"
+    conf = conf.replace("  GnuTLSEnable On\n", proxy + "  GnuTLSEnable On\n")
+    server.write_config(conf)
+    server.start(wait_port=port)
+    request = f"GET http://b.test/ HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n".encode()
+    code, out = s_client(port, "a.test", pki.ca, extra=["-ign_eof"], input_bytes=request)
+    assert "HTTP/1.1 200 OK" in out and "origin" in out, out
+
+
+def test_sni_with_a_trailing_dot_selects_the_vhost(three_vhosts, pki, port):
+    _, leaves = three_vhosts
+    assert served_leaf_unverified(port, ["-servername", "b.test."]) == pem_body(leaves["b.test"].cert.read_text())
+
+
+def test_sni_without_host_is_a_bad_request(three_vhosts, pki, port):
+    from harness.clients import s_client
+    server, _ = three_vhosts
+    code, out = s_client(port, "b.test", pki.ca, extra=["-ign_eof"], input_bytes=b"GET / HTTP/1.0\r\n\r\n")
+    assert "HTTP/1.1 400 Bad Request" in out, out
+    assert "site b.test" not in out and "site a.test" not in out
+    assert "GTLS0220" in server.read_error_log()
