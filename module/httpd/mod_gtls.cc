@@ -67,12 +67,15 @@ int gtls_process_connection(conn_rec* c) {
     return DECLINED;
 }
 
+// The connection, not the request's vhost, says whether the client speaks TLS:
+// a name-based vhost without GnuTLSEnable still answers over the TLS
+// connection of its address's default vhost, and its redirects must say https.
 const char* gtls_http_scheme(const request_rec* r) {
-    return server_config(r->server).is_enabled() ? "https" : nullptr;
+    return TlsConnection::of(r->connection) != nullptr ? "https" : nullptr;
 }
 
 apr_port_t gtls_default_port(const request_rec* r) {
-    return server_config(r->server).is_enabled() ? 443 : 0;
+    return TlsConnection::of(r->connection) != nullptr ? 443 : 0;
 }
 
 void gtls_register_hooks(apr_pool_t*) {

@@ -167,3 +167,24 @@ def test_priorities_of_the_vhost_chosen_by_sni(httpd_factory, pki, port):
     assert code != 0, out
     code, out = gnutls_cli(port, "b.test", pki.ca, priority="NORMAL")
     assert code == 0 and "(TLS1.2" in out, out
+
+
+def test_redirects_say_https_for_a_non_tls_vhost_answering_over_tls(httpd_factory, pki, port):
+    """A name-based vhost without GnuTLSEnable answers over its address's TLS
+    connection: the redirects httpd builds must keep the client on https."""
+    server = httpd_factory()
+    leaf = pki.leaf("a.test", "ecdsa")
+    root = server.docroot("plain")
+    (root / "sub").mkdir()
+    (root / "sub" / "index.html").write_text("sub\n")
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [leaf]) +
+                        f'<VirtualHost 127.0.0.1:{port}>\n  ServerName plain.test\n  DocumentRoot "{root}"\n'
+                        "</VirtualHost>\n")
+    server.start(wait_port=port)
+    # No SNI (an IP address): Host alone selects plain.test, and mod_dir redirects /sub.
+    for host, location in ((f"plain.test:{port}", f"https://plain.test:{port}/sub/"),
+                           ("plain.test", "https://plain.test/sub/")):  # the default port is 443
+        status, _, _, err = curl(f"https://127.0.0.1:{port}/sub", pki.ca,
+                                 extra=["-k", "-H", f"Host: {host}", "-D", "/dev/stderr"])
+        assert status == 301, err
+        assert f"Location: {location}\r\n" in err, err
