@@ -13,6 +13,7 @@
 namespace gtls {
 
 class VhostTls;
+struct SessionCache;
 
 // Directive values of one server_rec, after merging with the main server's.
 // Lives in pconf (created by create/merge, owned through pool_own).
@@ -50,6 +51,9 @@ struct GlobalConfig {
     SessionCacheSpec session_cache;
     const ap_socache_provider_t* cache_provider = nullptr;
     ap_socache_instance_t* cache_instance = nullptr;
+    // The cache as set up by post_config for this generation (owned by pconf),
+    // nullptr without GnuTLSCache or when a worker cannot use it.
+    SessionCache* session_cache_in_use = nullptr;
     SniVhostIndex sni_vhosts;
 };
 

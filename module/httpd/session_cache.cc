@@ -9,12 +9,7 @@
 
 namespace gtls {
 
-namespace {
-
-// GnuTLS session data for a server without client certificates is well under this.
-constexpr unsigned kMaxSessionData = 16 * 1024;
-
-// The cache of this generation; set in post_config before workers exist.
+// The cache of one generation, set up in post_config before workers exist.
 struct SessionCache {
     const ap_socache_provider_t* provider = nullptr;
     ap_socache_instance_t* instance = nullptr;
@@ -22,7 +17,15 @@ struct SessionCache {
     server_rec* server = nullptr;
 };
 
-SessionCache* g_cache = nullptr;  // points into pconf of the current generation
+namespace {
+
+SessionCache& cache_of(const TlsConnection& connection) {
+    // attach_session_cache() binds only connections of a generation with a cache.
+    return *global_config(connection.conn()->base_server).session_cache_in_use;
+}
+
+// GnuTLS session data for a server without client certificates is well under this.
+constexpr unsigned kMaxSessionData = 16 * 1024;
 
 class CacheLock {
 public:
@@ -54,10 +57,11 @@ int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
         if (data.size > kMaxSessionData || connection->session_lifetime_seconds() == 0) return -1;
         std::string key = cache_key(*connection, id);
         apr_time_t expiry = apr_time_now() + apr_time_from_sec(connection->session_lifetime_seconds());
+        SessionCache& cache = cache_of(*connection);
         apr_status_t rv;
         {
-            CacheLock lock(g_cache->mutex);
-            rv = g_cache->provider->store(g_cache->instance, connection->conn()->base_server,
+            CacheLock lock(cache.mutex);
+            rv = cache.provider->store(cache.instance, connection->conn()->base_server,
                                           reinterpret_cast<const unsigned char*>(key.data()),
                                           static_cast<unsigned>(key.size()), expiry, data.data, data.size,
                                           connection->conn()->pool);
@@ -78,10 +82,11 @@ gnutls_datum_t retrieve(void* ptr, gnutls_datum_t id) {
         auto* buffer = static_cast<unsigned char*>(gnutls_malloc(kMaxSessionData));
         if (buffer == nullptr) return gnutls_datum_t{nullptr, 0};
         unsigned size = kMaxSessionData;
+        SessionCache& cache = cache_of(*connection);
         apr_status_t rv;
         {
-            CacheLock lock(g_cache->mutex);
-            rv = g_cache->provider->retrieve(g_cache->instance, connection->conn()->base_server,
+            CacheLock lock(cache.mutex);
+            rv = cache.provider->retrieve(cache.instance, connection->conn()->base_server,
                                              reinterpret_cast<const unsigned char*>(key.data()),
                                              static_cast<unsigned>(key.size()), buffer, &size,
                                              connection->conn()->pool);
@@ -98,8 +103,9 @@ int remove(void* ptr, gnutls_datum_t id) {
     auto* connection = static_cast<TlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache remove", -1, [&] {
         std::string key = cache_key(*connection, id);
-        CacheLock lock(g_cache->mutex);
-        g_cache->provider->remove(g_cache->instance, connection->conn()->base_server,
+        SessionCache& cache = cache_of(*connection);
+        CacheLock lock(cache.mutex);
+        cache.provider->remove(cache.instance, connection->conn()->base_server,
                                   reinterpret_cast<const unsigned char*>(key.data()),
                                   static_cast<unsigned>(key.size()), connection->conn()->pool);
         return 0;
@@ -113,8 +119,8 @@ void register_session_cache_mutex(apr_pool_t* pconf) {
 }
 
 int init_session_cache(server_rec* main_server, apr_pool_t* pconf) {
-    g_cache = nullptr;
     GlobalConfig& global = global_config(main_server);
+    global.session_cache_in_use = nullptr;
     if (global.cache_provider == nullptr) return OK;
 
     auto* cache = static_cast<SessionCache*>(apr_pcalloc(pconf, sizeof(SessionCache)));
@@ -146,26 +152,27 @@ int init_session_cache(server_rec* main_server, apr_pool_t* pconf) {
         [](void* data) -> apr_status_t {
             auto* c = static_cast<SessionCache*>(data);
             c->provider->destroy(c->instance, c->server);
-            if (g_cache == c) g_cache = nullptr;
             return APR_SUCCESS;
         },
         apr_pool_cleanup_null);
-    g_cache = cache;
+    global.session_cache_in_use = cache;
     return OK;
 }
 
 void init_session_cache_child(server_rec* main_server, apr_pool_t* pchild) {
-    if (g_cache == nullptr || g_cache->mutex == nullptr) return;
-    apr_status_t rv = apr_global_mutex_child_init(&g_cache->mutex, apr_global_mutex_lockfile(g_cache->mutex), pchild);
+    GlobalConfig& global = global_config(main_server);
+    SessionCache* cache = global.session_cache_in_use;
+    if (cache == nullptr || cache->mutex == nullptr) return;
+    apr_status_t rv = apr_global_mutex_child_init(&cache->mutex, apr_global_mutex_lockfile(cache->mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_server,
                      "GTLS0403: cannot re-attach the session cache mutex in this worker; sessions will not be cached");
-        g_cache = nullptr;
+        global.session_cache_in_use = nullptr;
     }
 }
 
 void attach_session_cache(TlsConnection& connection, server_rec*) {
-    if (g_cache == nullptr) return;
+    if (global_config(connection.conn()->base_server).session_cache_in_use == nullptr) return;
     gnutls_session_t session = connection.session();
     gnutls_db_set_ptr(session, &connection);
     gnutls_db_set_store_function(session, store);

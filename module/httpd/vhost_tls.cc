@@ -1,11 +1,11 @@
 #include "httpd/vhost_tls.h"
 
+#include "core/ascii.h"
 #include "core/priorities.h"
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -31,10 +31,9 @@ std::string scope_of(const server_rec* s, const std::string& id) {
 // (%NO_TICKETS; %NO_TICKETS_TLS12 only concerns TLS 1.2 and GnuTLS honours it
 // by itself). Enabling tickets on a session would override the former.
 bool priorities_disable_tickets(const std::string& priorities) {
-    std::string upper(priorities);
-    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    for (std::size_t at = upper.find("%NO_TICKETS"); at != std::string::npos; at = upper.find("%NO_TICKETS", at + 1)) {
-        if (upper.compare(at, 17, "%NO_TICKETS_TLS12") != 0) return true;
+    const std::string lower = ascii_lowercase(priorities);
+    for (std::size_t at = lower.find("%no_tickets"); at != std::string::npos; at = lower.find("%no_tickets", at + 1)) {
+        if (lower.compare(at, 17, "%no_tickets_tls12") != 0) return true;
     }
     return false;
 }
