@@ -2,6 +2,7 @@
 
 #include "httpd/guard.h"
 #include "httpd/server_config.h"
+#include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 #include <mod_status.h>
@@ -16,9 +17,33 @@ std::string time_or_dash(const std::shared_ptr<const Staple>& staple, bool next)
     return format_utc(next ? staple->next_update : staple->this_update);
 }
 
+// The lines mod_gnutls's page has, with its labels, so that monitoring written
+// for it keeps working: the library versions and the TLS session of the
+// request that asked for the page.
+void print_library_and_session(request_rec* r, bool short_form) {
+    const char* running = gnutls_check_version(nullptr);
+    TlsConnection* connection = TlsConnection::of(r->connection);
+    char* description = connection != nullptr ? gnutls_session_get_desc(connection->session()) : nullptr;
+    if (short_form) {
+        ap_rprintf(r, "Using GnuTLS version: %s\nBuilt against GnuTLS version: %s\n", running, GNUTLS_VERSION);
+        if (description != nullptr) ap_rprintf(r, "Current TLS session: %s\n", description);
+    } else {
+        ap_rputs("<hr>\n<h2>mod_gtls</h2>\n<dl>\n", r);
+        ap_rprintf(r, "<dt>Using GnuTLS version:</dt><dd>%s</dd>\n", ap_escape_html(r->pool, running));
+        ap_rputs("<dt>Built against GnuTLS version:</dt><dd>" GNUTLS_VERSION "</dd>\n", r);
+        ap_rprintf(r, "<dt>Using TLS:</dt><dd>%s</dd>\n", connection != nullptr ? "yes" : "no");
+        if (description != nullptr) {
+            ap_rprintf(r, "<dt>Current TLS session:</dt><dd>%s</dd>\n", ap_escape_html(r->pool, description));
+        }
+        ap_rputs("</dl>\n", r);
+    }
+    gnutls_free(description);
+}
+
 int gtls_status_hook(request_rec* r, int flags) {
     return guard(r->server, "status hook", OK, [&] {
         const bool short_form = flags & AP_STATUS_SHORT;
+        print_library_and_session(r, short_form);
         bool any = false;
         for (server_rec* s = ap_server_conf; s != nullptr; s = s->next) {
             VhostTls* tls = server_config(s).tls;
@@ -27,7 +52,7 @@ int gtls_status_hook(request_rec* r, int flags) {
                 const auto& source = tls->staples()[index];
                 if (!source) continue;
                 if (!any && !short_form) {
-                    ap_rputs("<hr>\n<h2>mod_gtls OCSP stapling</h2>\n<p>As seen by worker process ", r);
+                    ap_rputs("<h3>mod_gtls OCSP stapling</h3>\n<p>As seen by worker process ", r);
                     ap_rprintf(r, "%" APR_PID_T_FMT ".</p>\n", getpid());
                     ap_rputs("<table border=\"1\"><tr><th>certificate</th><th>response file</th><th>stapling</th>"
                              "<th>thisUpdate</th><th>nextUpdate</th><th>staples served</th>"
