@@ -43,6 +43,14 @@ struct ServerConfig {
     VhostTls* tls = nullptr;
 
     bool is_enabled() const { return enabled.value_or(false); }
+    bool stapling_on() const { return ocsp_stapling.value_or(true); }
+    // The response file configured for the certificate at `index` ("" entries
+    // mean none), or nullptr; whether stapling is on is stapling_on()'s business.
+    const std::string* response_file(std::size_t index) const {
+        if (index >= ocsp_response_files.size() || ocsp_response_files[index].empty()) return nullptr;
+        const std::string& file = ocsp_response_files[index].front();
+        return file.empty() ? nullptr : &file;
+    }
 };
 
 // Server-wide (main server context only) values, held by the main server's

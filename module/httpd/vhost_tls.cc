@@ -166,15 +166,14 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
         fail("GnuTLSOCSPResponseFile: " + std::to_string(config.ocsp_response_files.size()) + " occurrence(s) for " +
              std::to_string(certificates) + " certificate(s); the n-th occurrence belongs to the n-th certificate");
     }
-    const bool stapling = config.ocsp_stapling.value_or(true);
+    const bool stapling = config.stapling_on();
     const auto interval = std::chrono::seconds(config.ocsp_check_interval.value_or(kDefaultOcspCheckIntervalSeconds));
     staples_.resize(certificates);
     for (std::size_t index = 0; index < certificates; ++index) {
         const CertificateChain& chain = chains[index];
         const std::string certificate_id = id_ + "#" + std::to_string(index);
-        const std::vector<std::string>* files =
-            index < config.ocsp_response_files.size() ? &config.ocsp_response_files[index] : nullptr;
-        const bool has_file = files != nullptr && !files->empty() && !files->front().empty();
+        const std::string* file = config.response_file(index);
+        const bool has_file = file != nullptr;
         if (chain.must_staple() && (!has_file || !stapling)) {
             fail("certificate " + certificate_id + " (" + chain.chain_path() +
                  ") requires OCSP stapling (TLS Feature status_request) but " +
@@ -185,13 +184,14 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
             fail("certificate " + certificate_id + ": GnuTLSCertificateFile " + chain.chain_path() +
                  " must include the issuer certificate after the leaf, to validate OCSP responses");
         }
-        if (files->size() > 1) {
+        const std::vector<std::string>& files = config.ocsp_response_files[index];
+        if (files.size() > 1) {
             ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, server_,
                          "GTLS0306: %s: %" APR_SIZE_T_FMT " further GnuTLSOCSPResponseFile(s) for intermediate certificates are "
                          "accepted but not stapled (TLS 1.3 and GnuTLS staple the leaf's response only)",
-                         certificate_id.c_str(), files->size() - 1);
+                         certificate_id.c_str(), files.size() - 1);
         }
-        staples_[index] = std::make_unique<StapleSource>(certificate_id, files->front(), chain.leaf(), chain.issuer(),
+        staples_[index] = std::make_unique<StapleSource>(certificate_id, *file, chain.leaf(), chain.issuer(),
                                                          interval, chain.must_staple(), staple_clock(),
                                                          log_sink_for(server_));
         int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
@@ -208,12 +208,13 @@ VhostTls::~VhostTls() {
 
 void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
-        const VhostTls* tls = server_config(s).tls;
-        if (tls == nullptr) continue;
-        for (std::size_t index = 0; index < tls->staples().size(); ++index) {
-            if (const StapleSource* staple = tls->staples()[index].get()) {
-                std::fprintf(out, "GTLSOCSPBinding\t%s\t%s\t%s\n", staple->id().c_str(),
-                             tls->chains()[index].chain_path.c_str(), staple->path().c_str());
+        const ServerConfig& config = server_config(s);
+        if (!config.is_enabled() || !config.stapling_on()) continue;
+        const std::string id = server_name_port(s);
+        for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
+            if (const std::string* file = config.response_file(index)) {
+                std::fprintf(out, "GTLSOCSPBinding\t%s#%zu\t%s\t%s\n", id.c_str(), index,
+                             config.certificate_files[index].c_str(), file->c_str());
             }
         }
     }

@@ -97,7 +97,8 @@ const Clock& staple_clock();
 
 // `apachectl -t -D GTLS_DUMP_OCSP_BINDINGS` prints the stapled certificates,
 // one line each, for tools that keep the response files fresh
-// (gtls-ocsp-fetch --from-httpd):
+// (gtls-ocsp-fetch --from-httpd). From the configuration alone: no key (or
+// other file) is read, so an unprivileged user can ask for it.
 //   GTLSOCSPBinding <TAB> ServerName:port#index <TAB> chain file <TAB> response file
 inline constexpr const char* kDumpOcspBindingsDefine = "GTLS_DUMP_OCSP_BINDINGS";
 void dump_ocsp_bindings(server_rec* main_server, FILE* out);

@@ -257,3 +257,31 @@ def test_from_httpd_with_a_broken_configuration(httpd_factory, pki, port):
                             capture_output=True, text=True, timeout=60, env=server.environment())
     assert result.returncode == 78, result.stdout + result.stderr
     assert "configuration test did not pass" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to an unprivileged user needs root")
+def test_from_httpd_runs_without_root(httpd_factory, pki, port, responders, tmp_path):
+    """The bindings dump reads no key, so the fetch job can run as a user that
+    can read nothing private and write only the response directory."""
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    ecdsa = pki.leaf("a.test", "ecdsa", ocsp_uri=url)
+    responders(OpensslResponder, pki, [(ecdsa, "V")], responder_port)
+    server = httpd_factory()
+    files = server.root / "ocsp"
+    files.mkdir()
+    os.chown(files, 65534, 65534)  # nobody
+    assert stat.S_IMODE(os.stat(ecdsa.key).st_mode) == 0o600 and os.stat(ecdsa.key).st_uid == 0
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
+        port, "a.test", [ecdsa], extra=f'  GnuTLSOCSPResponseFile "{files}/ecdsa.der"'))
+    tool = tmp_path / "gtls-ocsp-fetch"  # where nobody can run it from
+    tool.write_bytes(FETCH.read_bytes())
+    os.chmod(tool, 0o755)
+    os.chmod(tmp_path, 0o755)
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(tool),
+                             "--from-httpd", "--httpd-command", " ".join(server.command()), "--json"],
+                            capture_output=True, text=True, timeout=60, env=server.environment())
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [(b["id"], b["status"]) for b in report["bindings"]] == [(f"a.test:{port}#0", "fetched")], report
+    assert "good" in validates(pki, ecdsa, files / "ecdsa.der")
