@@ -290,3 +290,18 @@ def test_cache_timeout_zero_means_no_resumption(httpd_factory, pki, port, tmp_pa
         session = tmp_path / f"s{attempt}.pem"
         if session_of(port, pki, "a.test", session, version_arg):
             assert not reuses(port, pki, "a.test", session, version_arg)
+
+
+@pytest.mark.parametrize("version_arg", ["-tls1_3", "-tls1_2"])
+@pytest.mark.parametrize("timeout", [30, 604800])
+def test_cache_timeout_extremes_resume(httpd_factory, pki, port, tmp_path, version_arg, timeout):
+    """The ends of GnuTLSCacheTimeout's range reach GnuTLS's ticket-key rotation
+    (which multiplies and divides by the lifetime): both must resume, not crash."""
+    server = httpd_factory()
+    server.write_config(f"GnuTLSCache shmcb:{server.root}/logs/gtls_cache(512000)\n"
+                        f"GnuTLSCacheTimeout {timeout}\nGnuTLSOCSPCheckInterval 0\n" + f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")]))
+    server.start(wait_port=port)
+    session = tmp_path / "s.pem"
+    assert session_of(port, pki, "a.test", session, version_arg)
+    assert reuses(port, pki, "a.test", session, version_arg)
