@@ -8,40 +8,25 @@
 //
 // One line per binding on stdout (or one JSON document with --json); the exit
 // code is the worst outcome (see usage()).
-#include "atomic_file.h"
-#include "http_client.h"
-#include "ocsp_request.h"
-#include "refresh_policy.h"
-
-#include "core/certificate_chain.h"
-#include "core/file_bytes.h"
-#include "core/ocsp_response.h"
-
-#include <sys/stat.h>
-#include <unistd.h>
+#include "fetch/response_refresher.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace gtls {
 namespace {
 
-// Exit codes, worst last; the run exits with the worst of its bindings.
+// Exit codes besides the worst RefreshSeverity of the bindings (0 to 3).
 enum Exit : int {
-    kOk = 0,            // every file holds a good response (fetched now or still fresh)
-    kStaleRisk = 1,     // a fetch failed; the file on disk is still good for now
-    kNoValidFile = 2,   // a file holds no good response: httpd staples nothing for it
-    kRevoked = 3,       // a responder says a certificate is revoked
+    kOk = 0,
     kUsage = 64,        // bad command line
     kNoBindings = 78,   // --from-httpd could not get the bindings from httpd
 };
@@ -49,17 +34,9 @@ enum Exit : int {
 struct Options {
     std::string chain;
     std::string out;
-    std::string url;
     bool from_httpd = false;
     std::string httpd_command = "apache2ctl";
-    gnutls_digest_algorithm_t digest = GNUTLS_DIG_SHA1;
-    bool nonce = false;
-    std::chrono::milliseconds timeout{10000};
-    int retries = 2;
-    double refresh_fraction = 0.5;
-    double jitter = 0.1;
-    bool force = false;
-    mode_t mode = 0644;
+    RefreshSettings refresh;
     bool json = false;
     bool quiet = false;
 };
@@ -72,10 +49,7 @@ struct Binding {
 
 struct Outcome {
     Binding binding;
-    std::string status;  // fetched, fresh, kept, failed, revoked
-    std::string detail;
-    std::string next_update;  // of the file on disk afterwards, "" if none is good
-    Exit exit = kOk;
+    RefreshOutcome result;
 };
 
 void usage(std::ostream& out) {
@@ -121,16 +95,16 @@ Options parse_options(int argc, char** argv) {
         };
         if (arg == "--chain") o.chain = value();
         else if (arg == "--out") o.out = value();
-        else if (arg == "--url") o.url = value();
+        else if (arg == "--url") o.refresh.url = value();
         else if (arg == "--from-httpd") o.from_httpd = true;
         else if (arg == "--httpd-command") o.httpd_command = value();
-        else if (arg == "--sha256") o.digest = GNUTLS_DIG_SHA256;
-        else if (arg == "--nonce") o.nonce = true;
-        else if (arg == "--timeout") o.timeout = std::chrono::milliseconds(static_cast<long>(parse_number(arg, value(), 0.1, 600) * 1000));
-        else if (arg == "--retries") o.retries = static_cast<int>(parse_number(arg, value(), 0, 10));
-        else if (arg == "--refresh-fraction") o.refresh_fraction = parse_number(arg, value(), 0, 1);
-        else if (arg == "--jitter") o.jitter = parse_number(arg, value(), 0, 1);
-        else if (arg == "--force") o.force = true;
+        else if (arg == "--sha256") o.refresh.digest = GNUTLS_DIG_SHA256;
+        else if (arg == "--nonce") o.refresh.nonce = true;
+        else if (arg == "--timeout") o.refresh.timeout = std::chrono::milliseconds(static_cast<long>(parse_number(arg, value(), 0.1, 600) * 1000));
+        else if (arg == "--retries") o.refresh.retries = static_cast<int>(parse_number(arg, value(), 0, 10));
+        else if (arg == "--refresh-fraction") o.refresh.refresh_fraction = parse_number(arg, value(), 0, 1);
+        else if (arg == "--jitter") o.refresh.jitter = parse_number(arg, value(), 0, 1);
+        else if (arg == "--force") o.refresh.force = true;
         else if (arg == "--mode") {
             const std::string text = value();
             char* end = nullptr;
@@ -138,7 +112,7 @@ Options parse_options(int argc, char** argv) {
             if (end == text.c_str() || *end != '\0' || mode < 0 || mode > 07777) {
                 throw std::invalid_argument("--mode wants an octal mode such as 0644, not '" + text + "'");
             }
-            o.mode = static_cast<mode_t>(mode);
+            o.refresh.mode = static_cast<mode_t>(mode);
         } else if (arg == "--json") o.json = true;
         else if (arg == "--quiet") o.quiet = true;
         else if (arg == "--help" || arg == "-h") {
@@ -150,7 +124,7 @@ Options parse_options(int argc, char** argv) {
         throw std::invalid_argument("give either --chain and --out, or --from-httpd");
     }
     if (!o.from_httpd && (o.chain.empty() || o.out.empty())) throw std::invalid_argument("--chain needs --out");
-    if (o.from_httpd && !o.url.empty()) throw std::invalid_argument("--url goes with --chain; httpd's bindings use each certificate's AIA");
+    if (o.from_httpd && !o.refresh.url.empty()) throw std::invalid_argument("--url goes with --chain; httpd's bindings use each certificate's AIA");
     return o;
 }
 
@@ -194,128 +168,12 @@ std::string json_string(const std::string& text) {
     return out + "\"";
 }
 
-class Fetcher {
-public:
-    explicit Fetcher(const Options& options) : options_(options), random_(std::random_device{}()) {}
-
-    Outcome refresh(const Binding& binding) {
-        Outcome outcome{binding, "failed", "", "", kNoValidFile};
-        try {
-            run(binding, outcome);
-        } catch (const std::exception& e) {
-            outcome.detail = e.what();
-        }
-        return outcome;
-    }
-
-private:
-    void run(const Binding& binding, Outcome& outcome) {
-        const CertificateChain chain = CertificateChain::load_certificates(binding.chain);
-        if (chain.issuer() == nullptr) {
-            throw std::runtime_error(binding.chain + " must hold the issuer certificate right after the leaf");
-        }
-        const TimePoint now = std::chrono::system_clock::now();
-        std::optional<OcspVerdict> current = verdict_on_disk(binding.out, chain, now);
-        if (current && current->good()) {
-            outcome.next_update = format_utc(current->next_update);
-            outcome.exit = kStaleRisk;  // until a fetch succeeds or the file is fresh
-        }
-        if (!options_.force) {
-            std::uniform_real_distribution<double> draw(0.0, options_.jitter);
-            RefreshDecision decision = decide_refresh(current ? &*current : nullptr, now, options_.refresh_fraction,
-                                                      draw(random_));
-            if (!decision.fetch) {
-                outcome.status = "fresh";
-                outcome.detail = decision.why;
-                outcome.exit = kOk;
-                return;
-            }
-        }
-        std::string url = options_.url.empty() ? responder_url(chain.leaf()) : options_.url;
-        if (url.empty()) {
-            throw std::runtime_error("the certificate names no OCSP responder (no AIA OCSP URI); give --url");
-        }
-        OcspRequest request = build_ocsp_request(chain.leaf(), chain.issuer(), options_.digest, options_.nonce);
-        OcspVerdict fetched = ask(url, request, chain);
-        if (!may_replace(fetched, current ? &*current : nullptr)) {
-            outcome.detail = url + " answered " + std::string(verdict_name(fetched.code)) +
-                             (fetched.reason.empty() ? std::string(" (older than the file on disk)") : ": " + fetched.reason) +
-                             "; " + binding.out + " left as it was";
-            if (fetched.good()) {  // good but older: the file on disk is the better one
-                outcome.status = "kept";
-                outcome.exit = kOk;
-            }
-            return;
-        }
-        replace_file_atomically(binding.out, fetched.der, options_.mode);
-        if (fetched.code == OcspVerdictCode::Revoked) {
-            outcome.status = "revoked";
-            outcome.detail = "THE CERTIFICATE IS REVOKED (" + url + "): " + fetched.reason + "; written to " + binding.out +
-                             ", which httpd will not staple";
-            outcome.next_update.clear();
-            outcome.exit = kRevoked;
-            return;
-        }
-        outcome.status = "fetched";
-        outcome.detail = "good from " + url + ", this_update " + format_utc(fetched.this_update) + ", next_update " +
-                         format_utc(fetched.next_update);
-        for (const std::string& warning : fetched.warnings) outcome.detail += "; " + warning;
-        outcome.next_update = format_utc(fetched.next_update);
-        outcome.exit = kOk;
-    }
-
-    static std::optional<OcspVerdict> verdict_on_disk(const std::string& path, const CertificateChain& chain, TimePoint now) {
-        struct stat st {};
-        if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-        try {
-            std::vector<unsigned char> bytes = read_file_bytes(path, kMaxOcspResponseSize);
-            return validate_ocsp_response(bytes, chain.leaf(), chain.issuer(), now);
-        } catch (const std::runtime_error&) {
-            return std::nullopt;  // unreadable or oversized: as good as no file
-        }
-    }
-
-    // Asks until an answer that is not worth asking again arrives, or the
-    // attempts are used up; throws with the last problem then.
-    OcspVerdict ask(const std::string& url, const OcspRequest& request, const CertificateChain& chain) {
-        std::string problem;
-        for (int attempt = 0; attempt <= options_.retries; ++attempt) {
-            if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1 << std::min(attempt - 1, 4)));
-            try {
-                HttpAnswer answer = ask_responder(url, request.der, options_.timeout, kMaxOcspResponseSize);
-                if (answer.status != 200) {
-                    problem = url + " answered HTTP " + std::to_string(answer.status);
-                    continue;
-                }
-                OcspVerdict verdict = validate_ocsp_response(answer.body, chain.leaf(), chain.issuer(),
-                                                             std::chrono::system_clock::now());
-                if (verdict.code == OcspVerdictCode::NotSuccessful) {  // tryLater and friends
-                    problem = url + ": " + verdict.reason;
-                    continue;
-                }
-                if ((verdict.good() || verdict.code == OcspVerdictCode::Revoked) &&
-                    !nonce_matches(verdict.der, request.nonce)) {
-                    problem = url + " answered with another request's nonce";
-                    continue;
-                }
-                return verdict;
-            } catch (const std::runtime_error& e) {
-                problem = e.what();
-            }
-        }
-        throw std::runtime_error(problem + " (after " + std::to_string(options_.retries + 1) + " attempt(s))");
-    }
-
-    const Options& options_;
-    std::mt19937_64 random_;
-};
-
 void report(const std::vector<Outcome>& outcomes, int exit_code, const Options& options) {
     if (!options.json) {
         for (const Outcome& o : outcomes) {
-            if (options.quiet && o.exit == kOk) continue;
-            std::cout << "gtls-ocsp-fetch: " << o.status << ' ' << o.binding.id << ' ' << o.binding.out << ": "
-                      << o.detail << '\n';
+            if (options.quiet && o.result.severity == RefreshSeverity::Ok) continue;
+            std::cout << "gtls-ocsp-fetch: " << o.result.status << ' ' << o.binding.id << ' ' << o.binding.out << ": "
+                      << o.result.detail << '\n';
         }
         return;
     }
@@ -324,9 +182,9 @@ void report(const std::vector<Outcome>& outcomes, int exit_code, const Options& 
         const Outcome& o = outcomes[i];
         std::cout << (i ? ", " : "") << "{\"id\": " << json_string(o.binding.id) << ", \"chain\": "
                   << json_string(o.binding.chain) << ", \"file\": " << json_string(o.binding.out)
-                  << ", \"status\": " << json_string(o.status) << ", \"detail\": " << json_string(o.detail)
-                  << ", \"next_update\": " << (o.next_update.empty() ? "null" : json_string(o.next_update))
-                  << ", \"exit\": " << o.exit << "}";
+                  << ", \"status\": " << json_string(o.result.status) << ", \"detail\": " << json_string(o.result.detail)
+                  << ", \"next_update\": " << (o.result.next_update.empty() ? "null" : json_string(o.result.next_update))
+                  << ", \"exit\": " << static_cast<int>(o.result.severity) << "}";
     }
     std::cout << "]}\n";
 }
@@ -354,12 +212,12 @@ int run(int argc, char** argv) {
     } else {
         bindings.push_back({options.chain, options.chain, options.out});
     }
-    Fetcher fetcher(options);
+    std::mt19937_64 random(std::random_device{}());
     std::vector<Outcome> outcomes;
     int exit_code = kOk;
     for (const Binding& binding : bindings) {
-        outcomes.push_back(fetcher.refresh(binding));
-        exit_code = std::max(exit_code, static_cast<int>(outcomes.back().exit));
+        outcomes.push_back({binding, refresh_response_file(binding.chain, binding.out, options.refresh, random)});
+        exit_code = std::max(exit_code, static_cast<int>(outcomes.back().result.severity));
     }
     report(outcomes, exit_code, options);
     return exit_code;
@@ -373,6 +231,6 @@ int main(int argc, char** argv) {
         return gtls::run(argc, argv);
     } catch (const std::exception& e) {
         std::cerr << "gtls-ocsp-fetch: " << e.what() << '\n';
-        return gtls::kNoValidFile;
+        return static_cast<int>(gtls::RefreshSeverity::NoValidFile);
     }
 }

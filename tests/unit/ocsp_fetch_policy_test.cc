@@ -1,7 +1,7 @@
 // gtls-ocsp-fetch's decisions: when to fetch, what may replace the file, and
 // the RFC 5019 GET form of a request.
-#include "ocsp_request.h"
-#include "refresh_policy.h"
+#include "fetch/ocsp_request.h"
+#include "fetch/refresh_policy.h"
 
 #include <gtest/gtest.h>
 

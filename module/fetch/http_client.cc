@@ -1,6 +1,6 @@
-#include "http_client.h"
+#include "fetch/http_client.h"
 
-#include "ocsp_request.h"
+#include "fetch/ocsp_request.h"
 
 #include <curl/curl.h>
 
@@ -52,7 +52,7 @@ HttpAnswer ask_responder(const std::string& url, std::span<const unsigned char> 
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_USERAGENT, "gtls-ocsp-fetch/" GTLS_VERSION);
+    curl_easy_setopt(handle, CURLOPT_USERAGENT, "mod_gtls/" GTLS_VERSION);
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
     if (!get.empty()) {

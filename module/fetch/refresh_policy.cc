@@ -1,4 +1,4 @@
-#include "refresh_policy.h"
+#include "fetch/refresh_policy.h"
 
 #include <chrono>
 

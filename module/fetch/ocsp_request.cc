@@ -1,4 +1,4 @@
-#include "ocsp_request.h"
+#include "fetch/ocsp_request.h"
 
 #include "core/owned.h"
 
