@@ -57,6 +57,26 @@ const char* set_seconds(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_ocsp_response_dir(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
+    return handle(cmd, [&](ServerConfig&) -> const char* {
+        if (*arg == '\0') return directive_error(cmd, "needs a directory");
+        global_config(cmd->server).ocsp_response_dir = ap_server_root_relative(cmd->pool, arg);
+        return nullptr;
+    });
+}
+
+const char* set_ocsp_responder_url(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        const std::string url = arg;
+        if (!url.starts_with("http://") && !url.starts_with("https://")) {
+            return directive_error(cmd, "must be an http:// or https:// URL, not '" + url + "'");
+        }
+        config.ocsp_responder_url = url;
+        return nullptr;
+    });
+}
+
 const char* add_certificate_file(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         config.certificate_files.emplace_back(ap_server_root_relative(cmd->pool, arg));
@@ -215,17 +235,24 @@ const command_rec kDirectives[] = {
               "OCSP response file(s) of the certificate at the same position: leaf first; \"\" for none (repeatable)"),
     take1("GnuTLSOCSPCheckInterval", set_seconds<&ServerConfig::ocsp_check_interval, 0, 86400>, RSRC_CONF,
           "Seconds between checks of a response file for changes (default 1; 0 = every 250 ms)"),
+    take1("GnuTLSOCSPResponseDir", set_ocsp_response_dir, RSRC_CONF,
+          "Directory of the responses mod_gtls fetches for certificates without GnuTLSOCSPResponseFile"),
+    take1("GnuTLSOCSPResponderURL", set_ocsp_responder_url, RSRC_CONF,
+          "OCSP responder to ask instead of the one the certificate names (AIA)"),
+    take1("GnuTLSOCSPCheckNonce", set_on_off<&ServerConfig::ocsp_check_nonce>, RSRC_CONF,
+          "On|Off: send a nonce with each OCSP request and refuse answers with another (default On)"),
+    take1("GnuTLSOCSPSocketTimeout", set_seconds<&ServerConfig::ocsp_socket_timeout, 1, 300>, RSRC_CONF,
+          "Seconds an OCSP request may take, connect and transfer (default 6)"),
+    take1("GnuTLSOCSPFailureTimeout", set_seconds<&ServerConfig::ocsp_failure_timeout, 1, 86400>, RSRC_CONF,
+          "Longest wait before asking a failed OCSP responder again (default 300)"),
     // mod_gnutls's other names for the certificate and key directives.
     take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),
     take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),
     // mod_gnutls compatibility: accepted, no effect.
     take12("GnuTLSOCSPAutoRefresh", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPCheckNonce", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPCacheTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPFailureTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPFuzzTime", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPSocketTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
     take12("GnuTLSClientCAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
     take12("GnuTLSX509CAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),

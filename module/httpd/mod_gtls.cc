@@ -3,6 +3,7 @@
 #include "httpd/directives.h"
 #include "httpd/guard.h"
 #include "httpd/io_filters.h"
+#include "httpd/ocsp_fetcher.h"
 #include "httpd/server_config.h"
 #include "httpd/session_cache.h"
 #include "httpd/ssl_hooks.h"
@@ -40,6 +41,8 @@ int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
     return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
         if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
         load_all_staples(s);
+        // Not in the dry run httpd makes of the configuration before the real start.
+        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) start_ocsp_fetcher(s, pconf);
         unsigned enabled = 0;
         for (server_rec* vhost = s; vhost != nullptr; vhost = vhost->next) {
             if (server_config(vhost).tls != nullptr) ++enabled;

@@ -53,6 +53,10 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
                                   : base.config.ocsp_response_files;
     out.ocsp_stapling = merged(base.config.ocsp_stapling, add.config.ocsp_stapling);
     out.ocsp_check_interval = merged(base.config.ocsp_check_interval, add.config.ocsp_check_interval);
+    out.ocsp_responder_url = merged(base.config.ocsp_responder_url, add.config.ocsp_responder_url);
+    out.ocsp_check_nonce = merged(base.config.ocsp_check_nonce, add.config.ocsp_check_nonce);
+    out.ocsp_socket_timeout = merged(base.config.ocsp_socket_timeout, add.config.ocsp_socket_timeout);
+    out.ocsp_failure_timeout = merged(base.config.ocsp_failure_timeout, add.config.ocsp_failure_timeout);
     out.certificate_preference = merged(base.config.certificate_preference, add.config.certificate_preference);
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);

@@ -34,6 +34,11 @@ struct ServerConfig {
     std::vector<std::vector<std::string>> ocsp_response_files;
     std::optional<bool> ocsp_stapling;
     std::optional<long> ocsp_check_interval;
+    // For certificates without a response file, which mod_gtls fetches itself.
+    std::optional<std::string> ocsp_responder_url;  // GnuTLSOCSPResponderURL, else the AIA
+    std::optional<bool> ocsp_check_nonce;
+    std::optional<long> ocsp_socket_timeout;
+    std::optional<long> ocsp_failure_timeout;
 
     // Where this server's first GnuTLS directive was, for error messages.
     const char* first_directive_file = nullptr;
@@ -55,6 +60,9 @@ struct ServerConfig {
 
 // Server-wide (main server context only) values, held by the main server's
 // ServerConfig owner and shared by all vhosts.
+// Debian's state directory for httpd: survives restarts and reboots.
+inline constexpr const char* kDefaultOcspResponseDir = "/var/lib/apache2/gtls-ocsp";
+
 struct GlobalConfig {
     SessionCacheSpec session_cache;
     const ap_socache_provider_t* cache_provider = nullptr;
@@ -62,11 +70,15 @@ struct GlobalConfig {
     // The cache as set up by post_config for this generation (owned by pconf),
     // nullptr without GnuTLSCache or when a worker cannot use it.
     SessionCache* session_cache_in_use = nullptr;
+    // GnuTLSOCSPResponseDir: where fetched responses are kept.
+    std::string ocsp_response_dir = kDefaultOcspResponseDir;
     SniVhostIndex sni_vhosts;
 };
 
 inline constexpr long kDefaultCacheTimeoutSeconds = 300;
 inline constexpr long kDefaultOcspCheckIntervalSeconds = 1;
+inline constexpr long kDefaultOcspSocketTimeoutSeconds = 6;     // as mod_gnutls
+inline constexpr long kDefaultOcspFailureTimeoutSeconds = 300;  // as mod_gnutls
 
 ServerConfig& server_config(server_rec* s);
 GlobalConfig& global_config(server_rec* s);

@@ -2,6 +2,7 @@
 
 #include "core/ascii.h"
 #include "core/priorities.h"
+#include "fetch/ocsp_request.h"
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
@@ -160,6 +161,27 @@ const Clock& staple_clock() {
     return clock;
 }
 
+namespace {
+
+// The file a fetched response for `leaf` is kept in: named after the
+// certificate, so vhosts sharing it share the file and a renewed certificate
+// never meets its predecessor's response.
+std::string fetched_response_file(const std::string& directory, gnutls_x509_crt_t leaf) {
+    unsigned char digest[32];
+    std::size_t size = sizeof(digest);
+    int rc = gnutls_x509_crt_get_fingerprint(leaf, GNUTLS_DIG_SHA256, digest, &size);
+    if (rc < 0) fail(std::string("cannot hash the certificate: ") + gnutls_strerror(rc));
+    std::string name = directory + "/";
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < size; ++i) {
+        name += kHex[digest[i] >> 4];
+        name += kHex[digest[i] & 0xf];
+    }
+    return name + ".der";
+}
+
+}  // namespace
+
 void VhostTls::bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains) {
     const std::size_t certificates = chains.size();
     if (config.ocsp_response_files.size() > certificates) {
@@ -172,26 +194,44 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
     for (std::size_t index = 0; index < certificates; ++index) {
         const CertificateChain& chain = chains[index];
         const std::string certificate_id = id_ + "#" + std::to_string(index);
-        const std::string* file = config.response_file(index);
-        const bool has_file = file != nullptr;
-        if (chain.must_staple() && (!has_file || !stapling)) {
+        const std::string* configured_file = config.response_file(index);
+        // Without a response file mod_gtls fetches the response itself, from
+        // GnuTLSOCSPResponderURL or the responder the certificate names.
+        const std::string responder = configured_file != nullptr
+                                          ? std::string()
+                                          : config.ocsp_responder_url.value_or(responder_url(chain.leaf()));
+        if (chain.must_staple() && (!stapling || (configured_file == nullptr && responder.empty()))) {
             fail("certificate " + certificate_id + " (" + chain.chain_path() +
                  ") requires OCSP stapling (TLS Feature status_request) but " +
-                 (stapling ? "no GnuTLSOCSPResponseFile is configured for it" : "GnuTLSOCSPStapling is Off"));
+                 (stapling ? "it names no OCSP responder and no GnuTLSOCSPResponseFile or GnuTLSOCSPResponderURL is "
+                             "configured for it"
+                           : "GnuTLSOCSPStapling is Off"));
         }
-        if (!has_file || !stapling) continue;
+        if (!stapling || (configured_file == nullptr && responder.empty())) continue;
         if (chain.issuer() == nullptr) {
             fail("certificate " + certificate_id + ": GnuTLSCertificateFile " + chain.chain_path() +
                  " must include the issuer certificate after the leaf, to validate OCSP responses");
         }
-        const std::vector<std::string>& files = config.ocsp_response_files[index];
-        if (files.size() > 1) {
-            ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, server_,
-                         "GTLS0306: %s: %" APR_SIZE_T_FMT " further GnuTLSOCSPResponseFile(s) for intermediate certificates are "
-                         "accepted but not stapled (TLS 1.3 and GnuTLS staple the leaf's response only)",
-                         certificate_id.c_str(), files.size() - 1);
+        std::string file;
+        if (configured_file != nullptr) {
+            file = *configured_file;
+            const std::vector<std::string>& files = config.ocsp_response_files[index];
+            if (files.size() > 1) {
+                ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, server_,
+                             "GTLS0306: %s: %" APR_SIZE_T_FMT " further GnuTLSOCSPResponseFile(s) for intermediate "
+                             "certificates are accepted but not stapled (TLS 1.3 and GnuTLS staple the leaf's response only)",
+                             certificate_id.c_str(), files.size() - 1);
+            }
+        } else {
+            file = fetched_response_file(global_config(server_).ocsp_response_dir, chain.leaf());
+            fetched_staples_.push_back(FetchedStaple{
+                certificate_id, chain.chain_path(), file, responder,
+                config.ocsp_check_nonce.value_or(true),
+                std::chrono::seconds(config.ocsp_socket_timeout.value_or(kDefaultOcspSocketTimeoutSeconds)),
+                std::chrono::seconds(config.ocsp_failure_timeout.value_or(kDefaultOcspFailureTimeoutSeconds)),
+                chain.must_staple()});
         }
-        staples_[index] = std::make_unique<StapleSource>(certificate_id, *file, chain.leaf(), chain.issuer(),
+        staples_[index] = std::make_unique<StapleSource>(certificate_id, file, chain.leaf(), chain.issuer(),
                                                          interval, chain.must_staple(), staple_clock(),
                                                          log_sink_for(server_));
         int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],

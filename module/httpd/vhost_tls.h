@@ -7,7 +7,9 @@
 #include "core/owned.h"
 #include "core/staple_source.h"
 #include "httpd/httpd.h"
+#include "httpd/server_config.h"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -25,6 +27,19 @@ struct ServerConfig;
 struct ServedChain {
     std::string chain_path;
     CertificateFacts leaf_facts;
+};
+
+// A certificate whose response mod_gtls fetches itself (it has no
+// GnuTLSOCSPResponseFile): what the fetcher needs to keep its file fresh.
+struct FetchedStaple {
+    std::string id;              // "ServerName:port#index"
+    std::string chain_path;      // leaf and issuer
+    std::string response_file;   // in GnuTLSOCSPResponseDir; the StapleSource reads it
+    std::string responder;       // GnuTLSOCSPResponderURL or the certificate's AIA
+    bool nonce = true;
+    std::chrono::seconds timeout{kDefaultOcspSocketTimeoutSeconds};
+    std::chrono::seconds failure_timeout{kDefaultOcspFailureTimeoutSeconds};
+    bool must_staple = false;
 };
 
 // Compiled priority strings of one configuration generation, shared by every
@@ -72,6 +87,8 @@ public:
     bool serves_like(const VhostTls& other) const;
     // One entry per configured chain, as chains(); nullptr where nothing is stapled.
     const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
+    // The chains whose responses mod_gtls fetches, in configuration order.
+    const std::vector<FetchedStaple>& fetched_staples() const { return fetched_staples_; }
 
 private:
     VhostTls() = default;
@@ -88,6 +105,7 @@ private:
     unsigned session_lifetime_seconds_ = 0;
     std::string session_scope_;
     std::vector<std::unique_ptr<StapleSource>> staples_;
+    std::vector<FetchedStaple> fetched_staples_;
 
     void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);
 };

@@ -1,0 +1,169 @@
+"""Stapling with no response file configured: mod_gtls fetches the response
+itself (one fetcher for the whole server), keeps it in GnuTLSOCSPResponseDir
+and staples it through the same validated-file path as configured files."""
+import hashlib
+import subprocess
+import time
+
+import pytest
+
+from conftest import tls_vhost
+from harness.clients import gnutls_cli
+from harness.httpd import free_port
+from harness.ocsp import OpensslResponder, ScriptedResponder, make_response
+from test_stapling import ECDSA_ONLY, received_staple, wait_until
+
+
+def fetched_file(directory, leaf):
+    der = subprocess.run(["openssl", "x509", "-in", str(leaf.cert), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    return directory / (hashlib.sha256(der).hexdigest() + ".der")
+
+
+@pytest.fixture
+def responders():
+    started = []
+
+    def start(kind, *args):
+        responder = kind(*args)
+        started.append(responder)
+        return responder
+
+    yield start
+    for responder in started:
+        responder.stop()
+
+
+def site(server, port, leaves, extra="", global_lines=""):
+    directory = server.root / "ocsp-state"
+    server.write_config(global_lines + f"GnuTLSOCSPResponseDir {directory}\nListen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", leaves, extra="  GnuTLSOCSPCheckInterval 1\n" + extra))
+    return directory
+
+
+def test_first_fetch_staples_without_any_file(httpd_factory, pki, port, responders, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/"
+    leaf = pki.leaf("a.test", "ecdsa", ocsp_uri=url)
+    responders(OpensslResponder, pki, [(leaf, "V")], int(url.rsplit(":", 1)[1].strip("/")))
+    server = httpd_factory()
+    directory = site(server, port, [leaf])
+    server.start(wait_port=port)
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b"", timeout=20,
+               what="the fetched response to be stapled")
+    written = fetched_file(directory, leaf)
+    # What is stapled is exactly the file the fetcher wrote, and that file is
+    # a good response for this certificate.
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == written.read_bytes()
+    check = subprocess.run(["openssl", "ocsp", "-no_nonce", "-respin", str(written), "-issuer", str(pki.intermediate),
+                            "-cert", str(leaf.cert), "-CAfile", str(pki.ca)], capture_output=True, text=True)
+    assert f"{leaf.cert}: good" in check.stdout, check.stdout + check.stderr
+    assert "GTLS0310" in server.read_error_log()
+
+
+def test_restart_staples_the_persisted_response_before_any_fetch(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    leaf = pki.leaf("a.test", "ecdsa", tag="persist", ocsp_uri=url)
+    responder = responders(OpensslResponder, pki, [(leaf, "V")], responder_port)
+    server = httpd_factory()
+    directory = site(server, port, [leaf])
+    server.start(wait_port=port)
+    wait_until(lambda: fetched_file(directory, leaf).exists(), timeout=20, what="the first fetch")
+    persisted = fetched_file(directory, leaf).read_bytes()
+    responder.stop()
+    server.stop()
+    server.start(wait_port=port)
+    # The responder is gone: the staple can only come from the file on disk.
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == persisted
+
+
+def test_one_fetch_per_certificate_whatever_the_number_of_processes(httpd_factory, pki, port, responders, tmp_path):
+    """event MPM with 3 worker processes and two certificates: the fetcher is
+    a singleton, so each responder is asked once, not once per process."""
+    counted = []
+    leaves = []
+    for key_type in ("ecdsa", "rsa"):
+        responder_port = free_port()
+        leaf = pki.leaf("a.test", key_type, tag="count", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+        response = make_response(pki, leaf, tmp_path / f"{key_type}.der")
+        counted.append(responders(ScriptedResponder, responder_port,
+                                  lambda request, body=response: (200, body, 0)))
+        leaves.append(leaf)
+    server = httpd_factory()
+    # The scripted responders hand out one presigned response (with a nonce of
+    # its own, as a CDN-cached one may have): only acceptable without nonces.
+    site(server, port, leaves, extra="  GnuTLSOCSPCheckNonce Off", global_lines="StartServers 3\nMinSpareThreads 75\n")
+    server.start(wait_port=port)
+    assert len(server.children()) >= 3
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b"", timeout=20,
+               what="the ECDSA response to be stapled")
+    time.sleep(4)  # every process's refresher has looked at the files several times
+    assert [responder.requests for responder in counted] == [1, 1]
+
+
+def test_responder_down_at_first_then_up(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    leaf = pki.leaf("a.test", "ecdsa", tag="late", ocsp_uri=url)
+    server = httpd_factory()
+    site(server, port, [leaf])
+    server.start(wait_port=port)
+    wait_until(lambda: "GTLS0311" in server.read_error_log(), timeout=10, what="the failed fetch to be logged")
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+    responders(OpensslResponder, pki, [(leaf, "V")], responder_port)
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b"", timeout=30,
+               what="the retry to fetch and staple")
+
+
+def test_must_staple_certificate_with_a_live_responder(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    leaf = pki.leaf("a.test", "ecdsa", must_staple=True, ocsp_uri=url)
+    responders(OpensslResponder, pki, [(leaf, "V")], responder_port)
+    server = httpd_factory()
+    server.allow_error("GTLS0303")  # no staple until the first fetch: said loudly for must-staple
+    site(server, port, [leaf])
+    code, out = server.configtest()
+    assert code == 0, out
+    server.start(wait_port=port)
+
+    def stapled():  # gnutls-cli refuses a must-staple certificate without its staple
+        saved = tmp_path / "staple.der"
+        code, out = gnutls_cli(port, "a.test", pki.ca, priority="NORMAL", extra=["--save-ocsp", str(saved)])
+        return code == 0 and saved.exists() and saved.stat().st_size > 0
+
+    wait_until(stapled, timeout=20, what="the must-staple certificate's staple")
+
+
+def test_responder_url_directive_overrides_the_certificate(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="override", ocsp_uri="http://127.0.0.1:9/")  # nothing listens
+    responders(OpensslResponder, pki, [(leaf, "V")], responder_port)
+    server = httpd_factory()
+    site(server, port, [leaf], extra=f"  GnuTLSOCSPResponderURL http://127.0.0.1:{responder_port}/")
+    server.start(wait_port=port)
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b"", timeout=20,
+               what="the response from the configured responder")
+
+
+def test_certificate_without_responder_is_not_fetched(httpd_factory, pki, port, tmp_path):
+    leaf = pki.leaf("a.test", "ecdsa")  # no AIA
+    server = httpd_factory()
+    directory = site(server, port, [leaf])
+    server.start(wait_port=port)
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("GnuTLSOCSPResponderURL ftp://ocsp.test/", "must be an http:// or https:// URL"),
+    ("GnuTLSOCSPSocketTimeout 0", "GnuTLSOCSPSocketTimeout"),
+    ("GnuTLSOCSPCheckNonce sometimes", "GnuTLSOCSPCheckNonce"),
+    ("GnuTLSOCSPResponseDir /tmp/x", "cannot occur within <VirtualHost> section"),
+])
+def test_fetch_directive_errors(httpd_factory, pki, port, line, expected):
+    server = httpd_factory()
+    code, out = server.configtest(f"Listen 127.0.0.1:{port}\n" +
+                                  tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")], extra="  " + line))
+    assert code != 0
+    assert expected in out, out
