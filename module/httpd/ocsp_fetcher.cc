@@ -1,5 +1,8 @@
 #include "httpd/ocsp_fetcher.h"
 
+#include "core/clock.h"
+#include "core/file_bytes.h"
+#include "fetch/atomic_file.h"
 #include "fetch/response_refresher.h"
 #include "httpd/guard.h"
 #include "httpd/pool_own.h"
@@ -17,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <span>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,7 +44,20 @@ struct FetchJob {
     SteadyTime next{};
     int failures = 0;
     std::string last_report;  // logged once per distinct outcome
+    FetchState state;
 };
+
+std::string state_file(const std::string& response_file) { return response_file + ".state"; }
+
+void write_state(const FetchJob& job) {
+    const FetchState& state = job.state;
+    std::string error = state.error;
+    std::replace(error.begin(), error.end(), '\n', ' ');
+    const std::string text = "responder=" + state.responder + "\nlast_contact=" + state.last_contact +
+                             "\nnext_check=" + state.next_check + "\nresult=" + state.result + "\nerror=" + error + "\n";
+    replace_file_atomically(state_file(job.staple.response_file),
+                            std::span(reinterpret_cast<const unsigned char*>(text.data()), text.size()), 0644);
+}
 
 class OcspFetcher {
 public:
@@ -72,6 +89,18 @@ private:
             job.next = now + kRecheck;
         }
         report(job, outcome);
+        const auto wall_now = std::chrono::system_clock::now();
+        job.state.responder = outcome.url.empty() ? job.staple.responder : outcome.url;
+        if (outcome.status != "fresh") job.state.last_contact = format_utc(wall_now);
+        job.state.next_check = format_utc(wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                         job.next - now));
+        job.state.result = outcome.status;
+        if (outcome.status != "fresh") job.state.error = failed ? outcome.detail : "";
+        try {
+            write_state(job);
+        } catch (const std::exception& e) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, job.server, "GTLS0313: %s: %s", job.staple.id.c_str(), e.what());
+        }
     }
 
     static void report(FetchJob& job, const RefreshOutcome& outcome) {
@@ -133,6 +162,33 @@ bool prepare_directory(server_rec* main_server, const std::string& directory, ap
 
 }  // namespace
 
+std::optional<FetchState> read_fetch_state(const std::string& response_file) {
+    std::vector<unsigned char> bytes;
+    try {
+        bytes = read_file_bytes(state_file(response_file), 64 * 1024);
+    } catch (const std::runtime_error&) {
+        return std::nullopt;
+    }
+    FetchState state;
+    std::string text(bytes.begin(), bytes.end());
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(at, end - at);
+        at = end + 1;
+        const std::size_t equals = line.find('=');
+        if (equals == std::string::npos) continue;
+        const std::string key = line.substr(0, equals), value = line.substr(equals + 1);
+        if (key == "responder") state.responder = value;
+        else if (key == "last_contact") state.last_contact = value;
+        else if (key == "next_check") state.next_check = value;
+        else if (key == "result") state.result = value;
+        else if (key == "error") state.error = value;
+    }
+    return state;
+}
+
 void start_ocsp_fetcher(server_rec* main_server, apr_pool_t* pconf) {
     std::vector<FetchJob> jobs;
     std::map<std::string, bool> seen;  // one job per response file (a certificate several vhosts share)
@@ -140,7 +196,10 @@ void start_ocsp_fetcher(server_rec* main_server, apr_pool_t* pconf) {
         const VhostTls* tls = server_config(s).tls;
         if (tls == nullptr) continue;
         for (const FetchedStaple& staple : tls->fetched_staples()) {
-            if (seen.emplace(staple.response_file, true).second) jobs.push_back(FetchJob{staple, s, {}, 0, {}});
+            if (!seen.emplace(staple.response_file, true).second) continue;
+            FetchJob& job = jobs.emplace_back();
+            job.staple = staple;
+            job.server = s;
         }
     }
     if (jobs.empty()) return;

@@ -9,7 +9,24 @@
 
 #include "httpd/httpd.h"
 
+#include <optional>
+#include <string>
+
 namespace gtls {
+
+// What the fetcher last did for one response file, as the status page shows
+// it (any process: the fetcher runs in one, so it keeps this next to the file).
+struct FetchState {
+    std::string responder;
+    std::string last_contact = "-";  // when the responder was last asked (UTC), "-" never
+    std::string next_check = "-";    // when the fetcher looks at the file again
+    std::string result = "-";        // fetched, fresh, kept, failed, revoked
+    std::string error;               // the last failure's reason, "" when the last contact went well
+};
+
+// The state written for `response_file`, or nothing when the fetcher has not
+// run for it yet.
+std::optional<FetchState> read_fetch_state(const std::string& response_file);
 
 // post_config: creates GnuTLSOCSPResponseDir (owned by httpd's User) and
 // registers the fetcher when some certificate's response is fetched. Logs

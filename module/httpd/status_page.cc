@@ -1,6 +1,7 @@
 #include "httpd/status_page.h"
 
 #include "httpd/guard.h"
+#include "httpd/ocsp_fetcher.h"
 #include "httpd/server_config.h"
 #include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
@@ -40,6 +41,38 @@ void print_library_and_session(request_rec* r, bool short_form) {
     gnutls_free(description);
 }
 
+// What the fetcher last did, for certificates whose response mod_gtls fetches.
+void print_fetch_states(request_rec* r, bool short_form) {
+    bool any = false;
+    for (server_rec* s = ap_server_conf; s != nullptr; s = s->next) {
+        const VhostTls* tls = server_config(s).tls;
+        if (tls == nullptr) continue;
+        for (const FetchedStaple& fetched : tls->fetched_staples()) {
+            FetchState state;
+            state.responder = fetched.responder;  // until the fetcher first ran
+            if (auto written = read_fetch_state(fetched.response_file)) state = *written;
+            const char* error = state.error.empty() ? "-" : state.error.c_str();
+            if (short_form) {
+                ap_rprintf(r, "GTLSStapleFetch: %s responder=%s last_contact=%s next_check=%s result=%s error=%s\n",
+                           fetched.id.c_str(), state.responder.c_str(), state.last_contact.c_str(),
+                           state.next_check.c_str(), state.result.c_str(), ap_escape_logitem(r->pool, error));
+                continue;
+            }
+            if (!any) {
+                ap_rputs("<h3>mod_gtls OCSP fetching</h3>\n<table border=\"1\"><tr><th>certificate</th>"
+                         "<th>responder</th><th>last contact</th><th>next check</th><th>result</th>"
+                         "<th>last error</th></tr>\n", r);
+            }
+            any = true;
+            ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                       ap_escape_html(r->pool, fetched.id.c_str()), ap_escape_html(r->pool, state.responder.c_str()),
+                       state.last_contact.c_str(), state.next_check.c_str(), state.result.c_str(),
+                       ap_escape_html(r->pool, state.error.c_str()));
+        }
+    }
+    if (any) ap_rputs("</table>\n", r);
+}
+
 int gtls_status_hook(request_rec* r, int flags) {
     return guard(r->server, "status hook", OK, [&] {
         const bool short_form = flags & AP_STATUS_SHORT;
@@ -75,6 +108,7 @@ int gtls_status_hook(request_rec* r, int flags) {
             }
         }
         if (any && !short_form) ap_rputs("</table>\n", r);
+        print_fetch_states(r, short_form);
         return OK;
     });
 }

@@ -167,3 +167,33 @@ def test_fetch_directive_errors(httpd_factory, pki, port, line, expected):
                                   tls_vhost(port, "a.test", [pki.leaf("a.test", "ecdsa")], extra="  " + line))
     assert code != 0
     assert expected in out, out
+
+
+def test_status_page_shows_what_the_fetcher_did(httpd_factory, pki, port, responders, tmp_path):
+    import urllib.request
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    good = pki.leaf("a.test", "ecdsa", tag="status", ocsp_uri=url)
+    down = pki.leaf("a.test", "rsa", tag="status", ocsp_uri="http://127.0.0.1:9/")  # nothing listens
+    responders(OpensslResponder, pki, [(good, "V")], responder_port)
+    server = httpd_factory()
+    status_port = free_port()
+    site(server, port, [good, down], global_lines=(
+        f"Listen 127.0.0.1:{status_port}\n<VirtualHost 127.0.0.1:{status_port}>\n"
+        "  <Location /server-status>\n    SetHandler server-status\n  </Location>\n</VirtualHost>\n"))
+    server.start(wait_port=port)
+
+    def fetch_lines():
+        text = urllib.request.urlopen(f"http://127.0.0.1:{status_port}/server-status?auto", timeout=10).read().decode()
+        return {line.split()[1]: line for line in text.splitlines() if line.startswith("GTLSStapleFetch:")}
+
+    wait_until(lambda: "result=fetched" in fetch_lines().get(f"a.test:{port}#0", ""), timeout=20,
+               what="the status page to show the fetch")
+    wait_until(lambda: "result=failed" in fetch_lines().get(f"a.test:{port}#1", ""), timeout=20,
+               what="the status page to show the failure")
+    lines = fetch_lines()
+    assert f"responder={url} " in lines[f"a.test:{port}#0"] and lines[f"a.test:{port}#0"].endswith("error=-")
+    assert "responder=http://127.0.0.1:9/ " in lines[f"a.test:{port}#1"]
+    assert "error=-" not in lines[f"a.test:{port}#1"]
+    html = urllib.request.urlopen(f"http://127.0.0.1:{status_port}/server-status", timeout=10).read().decode()
+    assert "mod_gtls OCSP fetching" in html
