@@ -197,3 +197,36 @@ def test_status_page_shows_what_the_fetcher_did(httpd_factory, pki, port, respon
     assert "error=-" not in lines[f"a.test:{port}#1"]
     html = urllib.request.urlopen(f"http://127.0.0.1:{status_port}/server-status", timeout=10).read().decode()
     assert "mod_gtls OCSP fetching" in html
+
+
+def test_graceful_restart_keeps_stapling_the_fetched_response(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    url = f"http://127.0.0.1:{responder_port}/"
+    leaf = pki.leaf("a.test", "ecdsa", tag="graceful", ocsp_uri=url)
+    responders(OpensslResponder, pki, [(leaf, "V")], responder_port)
+    server = httpd_factory()
+    directory = site(server, port, [leaf])
+    server.start(wait_port=port)
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b"", timeout=20,
+               what="the first staple")
+    server.graceful()
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == fetched_file(directory, leaf).read_bytes()
+
+
+@pytest.mark.parametrize("answer", [
+    (200, b"\x30\x03\x0a\x01\x00", 0),      # garbage that parses as nothing useful
+    (200, b"A" * (200 * 1024), 0),          # far over the size cap
+    (500, b"", 0),                          # an HTTP error
+    (200, b"\x30\x03\x0a\x01\x03", 0),      # tryLater
+])
+def test_hostile_or_broken_responders_are_never_stapled(httpd_factory, pki, port, responders, tmp_path, answer):
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="hostile", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+    responder = responders(ScriptedResponder, responder_port, lambda request: answer)
+    server = httpd_factory()
+    directory = site(server, port, [leaf])
+    server.start(wait_port=port)
+    wait_until(lambda: responder.requests >= 1 and "GTLS0311" in server.read_error_log(), timeout=15,
+               what="the fetch to fail")
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+    assert not fetched_file(directory, leaf).exists()
