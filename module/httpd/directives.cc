@@ -57,6 +57,13 @@ const char* set_seconds(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_session_ticket_key_file(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.session_ticket_key_file = ap_server_root_relative(cmd->pool, arg);
+        return nullptr;
+    });
+}
+
 const char* set_ocsp_response_dir(cmd_parms* cmd, void*, const char* arg) {
     if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
     return handle(cmd, [&](ServerConfig&) -> const char* {
@@ -225,6 +232,8 @@ const command_rec kDirectives[] = {
           "cost|order: which of several chains a client that accepts them all gets (default cost: ECDSA/EdDSA before RSA)"),
     take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
     take1("GnuTLSSessionTickets", set_on_off<&ServerConfig::session_tickets>, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
+    take1("GnuTLSSessionTicketKeyFile", set_session_ticket_key_file, RSRC_CONF,
+          "File with the 64-byte ticket master key shared by several servers (raw or base64; mode 0600)"),
     take12("GnuTLSCache", set_cache, RSRC_CONF,
            "Session cache: 'none' or an socache provider with argument, e.g. 'shmcb:/run/gtls_cache(512000)'"),
     take1("GnuTLSCacheTimeout", set_seconds<&ServerConfig::cache_timeout, 0, 604800>, RSRC_CONF,

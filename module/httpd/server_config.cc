@@ -60,6 +60,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.certificate_preference = merged(base.config.certificate_preference, add.config.certificate_preference);
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);
+    out.session_ticket_key_file = merged(base.config.session_ticket_key_file, add.config.session_ticket_key_file);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
     out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
                                                                : base.config.first_directive_file;

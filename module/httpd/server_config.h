@@ -27,6 +27,7 @@ struct ServerConfig {
     std::optional<CertificatePreference> certificate_preference;
     std::optional<std::string> priorities;
     std::optional<bool> session_tickets;
+    std::optional<std::string> session_ticket_key_file;  // GnuTLSSessionTicketKeyFile
     std::optional<long> cache_timeout;
     // GnuTLSOCSPResponseFile, one entry per occurrence: the n-th belongs to the
     // n-th certificate; entry[0] is the leaf's response file ("" = none), further

@@ -2,6 +2,7 @@
 
 #include "core/ascii.h"
 #include "core/priorities.h"
+#include "core/ticket_key.h"
 #include "fetch/ocsp_request.h"
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
@@ -141,7 +142,17 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     // the cache expiration, since its ticket key rotation divides by it.
     if (config.session_tickets.value_or(true) && tls->session_lifetime_seconds_ > 0 &&
         !priorities_disable_tickets(priorities)) {
-        if (int rc = gnutls_session_ticket_key_generate(tls->ticket_key_.out()); rc < 0) {
+        if (config.session_ticket_key_file) {
+            // Read as root at every (graceful) restart: a new file and a reload rotate it.
+            std::vector<unsigned char> master;
+            try {
+                master = load_ticket_key_file(*config.session_ticket_key_file);
+            } catch (const std::runtime_error& e) {
+                fail(std::string("GnuTLSSessionTicketKeyFile ") + e.what());
+            }
+            tls->ticket_key_ = derive_vhost_ticket_key(master, tls->id_);
+            gnutls_memset(master.data(), 0, master.size());
+        } else if (int rc = gnutls_session_ticket_key_generate(tls->ticket_key_.out()); rc < 0) {
             fail(std::string("cannot generate a session ticket key: ") + gnutls_strerror(rc));
         }
     }
