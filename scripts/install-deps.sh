@@ -11,6 +11,8 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
   curl faketime nghttp2-client testssl.sh valgrind
+  # real session cache servers for the several-servers tests
+  memcached redis-server
   debhelper dpkg-dev fakeroot lintian
   # libFuzzer's runtime is in libclang-rt-14-dev, only a Recommends of clang-14;
   # llvm-14 has the llvm-symbolizer that makes sanitizer reports readable.
