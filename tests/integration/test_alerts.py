@@ -182,12 +182,39 @@ def test_largest_legal_client_hellos_are_served(server, pki, port):
     assert "GTLS0213" not in log, log
 
 
-def test_padding_extension_at_the_legal_maximum_gets_a_server_hello(server, pki, port):
-    # RFC 7685 padding as large as the extensions block allows: ServerHello.
-    def pad(extensions):
-        room = 65535 - sum(4 + len(d) for _, d in extensions) - 4
-        return extensions + [(21, bytes(room))]
-    hello = rebuilt_client_hello(python_client_hello(), pad)
+def room_left(extensions, reserved=4):
+    """Bytes still free in a 2^16-1 extensions block after `extensions` and one
+    more extension header."""
+    return 65535 - sum(4 + len(d) for _, d in extensions) - reserved
+
+
+def largest_padding(extensions):
+    # RFC 7685 padding as large as the extensions block allows (about 64 KB).
+    return extensions + [(21, bytes(room_left(extensions)))]
+
+
+def most_extensions(extensions):
+    # As many (empty, unknown, distinct) extensions as fit: over 16,000.
+    count = room_left(extensions, reserved=0) // 4
+    return extensions + [(0x4000 + i, b"") for i in range(count)]
+
+
+def most_signature_algorithms(extensions):
+    # Only what a TLS 1.3 handshake needs, then a signature_algorithms list
+    # filling the rest of the block (over 32,000 entries, unknown ones after
+    # the real ones).
+    kept = [(t, d) for t, d in extensions if t in (43, 51)]
+    kept.append((10, b"\x00\x02\x00\x1d"))  # supported_groups: x25519
+    real = dict(extensions)[13][2:]
+    unknown = b"".join(struct.pack(">H", 0x8000 + i) for i in range((room_left(kept) - 2 - len(real)) // 2))
+    algorithms = real + unknown
+    return kept + [(13, struct.pack(">H", len(algorithms)) + algorithms)]
+
+
+@pytest.mark.parametrize("change", [largest_padding, most_extensions, most_signature_algorithms])
+def test_client_hellos_at_the_legal_limits_get_a_server_hello(server, pki, port, change):
+    hello = rebuilt_client_hello(python_client_hello(), change)
+    assert len(hello) > 65536
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(hello)
         answer = sock.recv(5)
