@@ -33,6 +33,9 @@ constexpr apr_size_t kPlaintextBufferSize = 2 * kMaxRecordPlaintext + 256;
 // Ciphertext is handed to the core output filter once this much is pending, so
 // a large response streams with bounded memory.
 constexpr apr_size_t kPassThreshold = 64 * 1024;
+// gnutls_record_send answering GNUTLS_E_AGAIN this many times in a row for one
+// record makes no progress: the connection is dropped rather than spun on.
+constexpr unsigned kMaxSendRetries = 1000;
 // Small buckets (headers, chunk markers) are coalesced into one record up to this.
 constexpr apr_size_t kCoalesceLimit = kMaxRecordPlaintext;
 
@@ -46,6 +49,15 @@ apr_status_t gtls_input_filter(ap_filter_t* f, apr_bucket_brigade* bb, ap_input_
 apr_status_t gtls_output_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     auto* connection = static_cast<TlsConnection*>(f->ctx);
     return guard(f->c->base_server, "output filter", APR_EGENERAL, [&] { return connection->write(bb); });
+}
+
+// The body length a first record's handshake header announces when the record
+// starts with a whole ClientHello header (record header: type 22, version,
+// length >= 4; handshake header: type 1, 24-bit length), else 0.
+apr_size_t announced_client_hello_length(const unsigned char (&first)[9]) {
+    const apr_size_t record_length = (apr_size_t{first[3]} << 8) | first[4];
+    if (first[0] != 22 || first[5] != 1 || record_length < 4) return 0;
+    return (apr_size_t{first[6]} << 16) | (apr_size_t{first[7]} << 8) | first[8];
 }
 
 void append_copy(apr_bucket_brigade* bb, const char* data, apr_size_t length) {
@@ -121,15 +133,20 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
     while (!APR_BRIGADE_EMPTY(t.ciphertext_in_) && APR_BRIGADE_FIRST(t.ciphertext_in_) != rest) {
         apr_bucket_delete(APR_BRIGADE_FIRST(t.ciphertext_in_));
     }
-    if (!t.handshake_done_ && (t.handshake_bytes_in_ += length) > kMaxHandshakeBytesIn) {
-        t.transport_read_status_ = kHandshakeTooLarge;
-        gnutls_transport_set_errno(session, EMSGSIZE);
-        return -1;
-    }
     if (t.first_bytes_length_ < sizeof(t.first_bytes_)) {
         apr_size_t take = std::min(length, sizeof(t.first_bytes_) - t.first_bytes_length_);
         std::memcpy(t.first_bytes_ + t.first_bytes_length_, data, take);
         t.first_bytes_length_ += take;
+        if (t.first_bytes_length_ == sizeof(t.first_bytes_)) {
+            t.announced_client_hello_ = announced_client_hello_length(t.first_bytes_);
+            if (t.announced_client_hello_ <= kMaxClientHelloBody) t.announced_client_hello_ = 0;
+        }
+    }
+    if (!t.handshake_done_ &&
+        ((t.handshake_bytes_in_ += length) > kMaxHandshakeBytesIn || t.announced_client_hello_ != 0)) {
+        t.transport_read_status_ = kHandshakeTooLarge;
+        gnutls_transport_set_errno(session, EMSGSIZE);
+        return -1;
     }
     return static_cast<ssize_t>(length);
 }
@@ -192,8 +209,14 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
         }
         if (rc == GNUTLS_E_REHANDSHAKE) {
             // Client-initiated renegotiation is refused (RFC 5746 allows a warning).
+            // The alert goes out now: the client waits for the server's answer
+            // to its ClientHello and sends nothing the next read could wait for.
             ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "GTLS0208: refusing client-initiated renegotiation");
             gnutls_alert_send(session_.get(), GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+            if (apr_status_t rv = pass_ciphertext(true); rv != APR_SUCCESS) {
+                abort_connection();
+                return rv;
+            }
             continue;
         }
         if (!gnutls_error_is_fatal(rc)) continue;
@@ -204,6 +227,10 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
         }
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0209: %s: TLS error reading from %s: %s",
                       vhost_->id().c_str(), c_->client_ip, gnutls_strerror(rc));
+        // RFC 8446 section 6.2 (RFC 5246 section 7.2.2): a fatal error is
+        // announced with its alert (record_overflow, bad_record_mac,
+        // unexpected_message, illegal_parameter, ...) before the close.
+        send_fatal_alert(rc);
         abort_connection();
         return APR_ECONNABORTED;
     }
@@ -259,9 +286,11 @@ apr_status_t TlsConnection::read(apr_bucket_brigade* bb, ap_input_mode_t mode, a
 }
 
 apr_status_t TlsConnection::send_plaintext(const char* data, apr_size_t length) {
+    unsigned retries = 0;
     while (length > 0) {
         ssize_t n = gnutls_record_send(session_.get(), data, std::min(length, kMaxRecordPlaintext));
         if (n > 0) {
+            retries = 0;
             data += n;
             length -= static_cast<apr_size_t>(n);
             if (ciphertext_out_bytes_ >= kPassThreshold) {
@@ -269,7 +298,9 @@ apr_status_t TlsConnection::send_plaintext(const char* data, apr_size_t length) 
             }
             continue;
         }
-        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) continue;
+        // Push never blocks, so GnuTLS asks again only after a pending
+        // post-handshake message (a KeyUpdate answer); a few tries always do.
+        if ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) && ++retries <= kMaxSendRetries) continue;
         if (transport_write_status_ != APR_SUCCESS) return transport_write_status_;
         // After the client's close_notify GnuTLS refuses to send; nothing went wrong.
         ap_log_cerror(APLOG_MARK, plain_eof_ ? APLOG_DEBUG : APLOG_INFO, 0, c_,

@@ -34,6 +34,7 @@ TlsConnection::TlsConnection(conn_rec* c, VhostTls& default_vhost) : c_(c), vhos
     int rc = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK);
     if (rc < 0) throw std::runtime_error(std::string("gnutls_init: ") + gnutls_strerror(rc));
     session_.reset(session);
+    gnutls_handshake_set_max_packet_length(session, kMaxHandshakeTranscript);
 }
 
 TlsConnection* TlsConnection::attach(conn_rec* c, VhostTls& default_vhost) {
@@ -157,11 +158,13 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
         if (!gnutls_error_is_fatal(rc)) continue;
         log_handshake_failure(rc);
         // Tell the client why (RFC 8446 section 6.2), unless it spoke plain HTTP or is gone.
-        if (!answer_plain_http_if_spoken() && transport_read_status_ == APR_SUCCESS &&
-            transport_write_status_ == APR_SUCCESS && rc != GNUTLS_E_FATAL_ALERT_RECEIVED) {
-            gnutls_alert_send_appropriate(session_.get(), rc);
-            pass_ciphertext(true);
+        // A handshake longer than TLS allows is a decode_error: its messages
+        // cannot all be within their legal lengths.
+        if (transport_read_status_ == kHandshakeTooLarge) {
+            transport_read_status_ = APR_SUCCESS;
+            rc = GNUTLS_E_HANDSHAKE_TOO_LARGE;
         }
+        if (!answer_plain_http_if_spoken() && transport_read_status_ == APR_SUCCESS) send_fatal_alert(rc);
         abort_connection();
         if (transport_read_status_ != APR_SUCCESS && !APR_STATUS_IS_EOF(transport_read_status_)) {
             return transport_read_status_;
@@ -176,10 +179,16 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
 
 void TlsConnection::log_handshake_failure(int gnutls_error) {
     const char* vhost = vhost_->id().c_str();
-    if (transport_read_status_ == kHandshakeTooLarge) {
+    if (transport_read_status_ == kHandshakeTooLarge && announced_client_hello_ != 0) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
-                      "GTLS0213: %s: client %s sent more than %" APR_SIZE_T_FMT " bytes before finishing the TLS handshake; "
-                      "dropping it", vhost, c_->client_ip, kMaxHandshakeBytesIn);
+                      "GTLS0213: %s: client %s announced a ClientHello of %" APR_SIZE_T_FMT " bytes, more than the "
+                      "%" APR_SIZE_T_FMT " TLS allows; answering decode_error",
+                      vhost, c_->client_ip, announced_client_hello_, kMaxClientHelloBody);
+    } else if (transport_read_status_ == kHandshakeTooLarge) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                      "GTLS0213: %s: client %s sent %" APR_SIZE_T_FMT " bytes without finishing the TLS handshake, "
+                      "more than the %" APR_SIZE_T_FMT " a legal one needs; answering decode_error",
+                      vhost, c_->client_ip, handshake_bytes_in_, kMaxHandshakeBytesIn);
     } else if (APR_STATUS_IS_TIMEUP(transport_read_status_)) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, transport_read_status_, c_,
                       "GTLS0202: %s: TLS handshake with %s timed out", vhost, c_->client_ip);
@@ -216,6 +225,16 @@ bool TlsConnection::answer_plain_http_if_spoken() {
                             apr_bucket_immortal_create(kAnswer, sizeof(kAnswer) - 1, c_->bucket_alloc));
     pass_ciphertext(true);
     return true;
+}
+
+void TlsConnection::send_fatal_alert(int gnutls_error) {
+    if (transport_write_status_ != APR_SUCCESS || gnutls_error == GNUTLS_E_FATAL_ALERT_RECEIVED) return;
+    int rc = gnutls_alert_send_appropriate(session_.get(), gnutls_error);
+    if (rc < 0) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c_, "GTLS0214: %s: could not send an alert to %s: %s",
+                      vhost_->id().c_str(), c_->client_ip, gnutls_strerror(rc));
+    }
+    pass_ciphertext(true);
 }
 
 void TlsConnection::abort_connection() {

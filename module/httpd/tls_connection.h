@@ -17,13 +17,39 @@ namespace gtls {
 
 class VhostTls;
 
-// The most a client may send before its handshake is done. GnuTLS 3.7 buffers
-// a handshake message of any announced size (up to 16 MiB) until it is
-// complete, so without a bound every connection could be made to hold
-// megabytes until Timeout. Real ClientHellos are a few KiB (post-quantum key
-// shares included).
-inline constexpr apr_size_t kMaxHandshakeBytesIn = 64 * 1024;
-// transport_read_status_ once a client went past kMaxHandshakeBytesIn.
+// What a client may legally send before its handshake is done, so that every
+// ClientHello whose fields keep within their TLS lengths is served and
+// anything larger is cut off early. GnuTLS 3.7 buffers a handshake message of
+// any announced size (up to 16 MiB) until it is complete, so without a bound
+// every connection could be made to hold megabytes until Timeout.
+//
+// RFC 8446 section 4.1.2 (and RFC 5246 section 7.4.1.2) bounds the fields:
+//   legacy_version 2, random 32, legacy_session_id <0..32>,
+//   cipher_suites <2..2^16-2>, legacy_compression_methods <1..2^8-1>,
+//   extensions <8..2^16-1>
+// which, with their length prefixes, is 131,396 bytes of ClientHello body.
+inline constexpr apr_size_t kMaxClientHelloBody =
+    2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+// RFC 8446 section 5.1: a record carries at most 2^14 bytes of plaintext, and
+// section 5.2: a protected record at most 2^14 + 256 bytes, after a 5-byte header.
+inline constexpr apr_size_t kMaxRecordPlaintextIn = 16384;
+inline constexpr apr_size_t kMaxProtectedRecordIn = 5 + 16384 + 256;
+// The largest ClientHello (4-byte handshake header included) in full records.
+inline constexpr apr_size_t kMaxClientHelloIn =
+    (4 + kMaxClientHelloBody) + 5 * ((4 + kMaxClientHelloBody + kMaxRecordPlaintextIn - 1) / kMaxRecordPlaintextIn);
+// Everything else a client sends before its handshake completes: after a
+// HelloRetryRequest a second ClientHello; rejected 0-RTT data (GnuTLS skips up
+// to 16 KiB of it, counted as two full protected records); and the client's
+// last flight (TLS 1.2: ClientKeyExchange, ChangeCipherSpec, Finished; TLS 1.3:
+// ChangeCipherSpec, Finished), each counted as a full protected record. About
+// 354 KiB: a handshake that needs more is not a legal one.
+inline constexpr apr_size_t kMaxHandshakeBytesIn = 2 * kMaxClientHelloIn + 2 * kMaxProtectedRecordIn + 3 * kMaxProtectedRecordIn;
+// GnuTLS's own cap on the handshake transcript (received and sent messages,
+// 128 KiB by default) would refuse the largest legal ClientHellos: two of them
+// plus room for the server's own flight (GnuTLS's default for that).
+inline constexpr apr_size_t kMaxHandshakeTranscript = 2 * (4 + kMaxClientHelloBody) + 128 * 1024;
+// transport_read_status_ once a client went past kMaxHandshakeBytesIn or
+// announced a ClientHello longer than kMaxClientHelloBody.
 inline constexpr apr_status_t kHandshakeTooLarge = APR_ENOSPC;
 
 class TlsConnection {
@@ -91,6 +117,10 @@ private:
     void log_handshake_failure(int gnutls_error);
     // Answers 400 in plain text when the client spoke HTTP; true if it did.
     bool answer_plain_http_if_spoken();
+    // Sends the alert RFC 8446 section 6.2 asks for after `gnutls_error` (none
+    // after the client's own fatal alert or a failed write) and flushes it to
+    // the socket, so it is on the wire before the connection closes.
+    void send_fatal_alert(int gnutls_error);
     void abort_connection();
 
     conn_rec* c_;
@@ -113,9 +143,12 @@ private:
     apr_read_type_e transport_block_ = APR_BLOCK_READ;
     apr_status_t transport_read_status_ = APR_SUCCESS;
     apr_status_t transport_write_status_ = APR_SUCCESS;
-    char first_bytes_[8] = {};
+    // The first bytes the client sent: the record and handshake headers of its
+    // ClientHello (or an HTTP method).
+    unsigned char first_bytes_[9] = {};
     apr_size_t first_bytes_length_ = 0;
     apr_size_t handshake_bytes_in_ = 0;  // ciphertext read while the handshake runs
+    apr_size_t announced_client_hello_ = 0;  // the ClientHello length its header announced, when too long
 
     // Small response data waiting for the next write or metadata bucket (write()).
     std::string held_plaintext_;

@@ -305,3 +305,25 @@ def test_cache_timeout_extremes_resume(httpd_factory, pki, port, tmp_path, versi
     session = tmp_path / "s.pem"
     assert session_of(port, pki, "a.test", session, version_arg)
     assert reuses(port, pki, "a.test", session, version_arg)
+
+
+# gnutls-cli offers only psk_ke (resumption without a fresh (EC)DHE) when its
+# priorities have the PSK key exchange and no (EC)DHE-PSK; it then needs PSK
+# credentials of its own, which the server never sees (it has none).
+PSK_KE_ONLY = TLS13 + ":+PSK"
+DUMMY_PSK = ["--pskusername", "nobody", "--pskkey", "00112233445566778899aabbccddeeff"]
+
+
+def test_tls13_resumption_requires_psk_dhe_ke_by_default(httpd_factory, pki, port):
+    # RFC 8446 section 4.2.9: psk_ke resumes without forward secrecy. The
+    # default priorities name no PSK key exchange, so GnuTLS accepts only
+    # psk_dhe_ke: a client offering psk_ke alone gets a full handshake.
+    start(httpd_factory, pki, port)
+    assert resumed(port, pki, TLS13, extra=DUMMY_PSK)
+    assert not resumed(port, pki, PSK_KE_ONLY, extra=DUMMY_PSK)
+
+
+def test_priorities_with_psk_allow_psk_ke_resumption(httpd_factory, pki, port):
+    # An administrator who adds +PSK to GnuTLSPriorities accepts psk_ke.
+    start(httpd_factory, pki, port, vhost_extra="  GnuTLSPriorities NORMAL:+PSK")
+    assert resumed(port, pki, PSK_KE_ONLY, extra=DUMMY_PSK)

@@ -253,23 +253,26 @@ def test_large_but_legal_client_hello_is_served(server, pki, port):
 
 
 def test_oversized_handshake_is_dropped_early(server, pki, port):
-    # A ClientHello announcing 16 MiB, sent on and on: the server must stop
-    # reading after its bound instead of buffering it all.
+    # A ClientHello announcing 16 MiB, sent on and on: the server must stop at
+    # the first record (no ClientHello can be that long) instead of buffering
+    # it all. What the client managed to send says little (the kernel buffers
+    # megabytes on loopback), so the server's own account is what is checked:
+    # one GTLS0213 line with the announced length.
     import os
     import struct
     header = bytes([1]) + (0xFFFFFF).to_bytes(3, "big") + os.urandom(16380)
-    sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(bytes([22, 3, 1]) + struct.pack(">H", len(header)) + header)
         try:
-            for _ in range(1000):
+            for _ in range(64):
                 sock.sendall(bytes([22, 3, 1, 0x40, 0x00]) + os.urandom(16384))
-                sent += 16384
         except (BrokenPipeError, ConnectionResetError):
             pass
-    assert sent < 1024 * 1024, f"the server kept reading: {sent} bytes"
-    time.sleep(0.5)
-    assert "GTLS0213" in server.read_error_log()
+    deadline = time.monotonic() + 5
+    while "GTLS0213" not in (log := server.read_error_log()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "announced a ClientHello of 16777215 bytes" in log, log
+    assert log.count("GTLS0213") == 1, log
     assert still_serves(pki, port)
 
 
