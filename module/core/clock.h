@@ -39,7 +39,18 @@ private:
 // "2026-11-25T04:24:10Z" (seconds, UTC), for log lines and the status page. Any thread.
 std::string format_utc(TimePoint t);
 
-// A time_t (as GnuTLS returns them) as a TimePoint.
-inline TimePoint from_time_t(long long seconds) { return std::chrono::system_clock::from_time_t(static_cast<time_t>(seconds)); }
+// A time_t (as GnuTLS returns them) as a TimePoint, clamped to what a TimePoint
+// holds: system_clock counts nanoseconds in 64 bits, so times after
+// 2262-04-11T23:47:16Z (a nextUpdate in year 9999, say) become TimePoint::max()
+// and times before 1677-09-21 TimePoint::min(), instead of overflowing
+// (undefined behaviour). Any thread; never throws.
+inline TimePoint from_time_t(long long seconds) noexcept {
+    using std::chrono::duration_cast;
+    constexpr long long kLatest = duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count();
+    constexpr long long kEarliest = duration_cast<std::chrono::seconds>(TimePoint::duration::min()).count();
+    if (seconds > kLatest) return TimePoint::max();
+    if (seconds < kEarliest) return TimePoint::min();
+    return TimePoint(duration_cast<TimePoint::duration>(std::chrono::seconds(seconds)));
+}
 
 }  // namespace gtls

@@ -174,6 +174,17 @@ TEST_F(StapleSourceTest, StapleStopsAtNextUpdateWithoutFileChange) {
     EXPECT_EQ(count_logs("GTLS0305"), 1);
 }
 
+TEST_F(StapleSourceTest, NextUpdateInYear9999IsStapled) {
+    install("far-future.der");
+    auto source = make();
+    source->load_initial();
+    EXPECT_EQ(served(*source), fixture_bytes("far-future.der"));
+    EXPECT_EQ(source->status().staple->next_update, TimePoint::max());
+    EXPECT_EQ(count_logs("nextUpdate 2262-04-11T23:47:16Z"), 1);
+    clock_.advance(24h * 365 * 200);  // two centuries on: still stapled, no overflow
+    EXPECT_FALSE(served(*source).empty());
+}
+
 TEST_F(StapleSourceTest, BackwardClockDoesNotStapleFutureResponse) {
     install("good-ecdsa.der");
     auto source = make();
