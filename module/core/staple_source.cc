@@ -94,12 +94,12 @@ bool StapleSource::refresh(TimePoint now) {
     return true;
 }
 
-bool StapleSource::refresh_due() const noexcept { return refresh_due(clock_.now()); }
+bool StapleSource::refresh_due() const noexcept { return refresh_due(clock_.monotonic_now()); }
 
-bool StapleSource::refresh_due(TimePoint now) const noexcept {
+bool StapleSource::refresh_due(MonotonicPoint now) const noexcept {
     if (!checked_.load(std::memory_order_acquire)) return true;
-    auto elapsed = now.time_since_epoch().count() - last_check_.load(std::memory_order_relaxed);
-    return elapsed >= std::chrono::duration_cast<TimePoint::duration>(check_interval_).count();
+    auto elapsed = now.time_since_epoch().count() - last_check_monotonic_.load(std::memory_order_relaxed);
+    return elapsed >= std::chrono::duration_cast<MonotonicPoint::duration>(check_interval_).count();
 }
 
 bool StapleSource::valid_at(const Staple& staple, TimePoint now) noexcept {
@@ -145,6 +145,7 @@ void StapleSource::note_expiry(TimePoint now) {
 
 void StapleSource::check_file(TimePoint now, bool force) {
     last_check_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    last_check_monotonic_.store(clock_.monotonic_now().time_since_epoch().count(), std::memory_order_relaxed);
     checked_.store(true, std::memory_order_release);
     const std::string keeping = current_.load() ? "; still stapling the previous response until its nextUpdate"
                                                 : "; no staple for this certificate";

@@ -189,9 +189,9 @@ TEST_F(StapleSourceTest, BackwardClockDoesNotStapleFutureResponse) {
     install("good-ecdsa.der");
     auto source = make();
     source->load_initial();
-    clock_.advance(-1h);
+    clock_.step(-1h);
     EXPECT_TRUE(served(*source).empty());
-    clock_.advance(1h);
+    clock_.step(1h);
     EXPECT_FALSE(served(*source).empty());
 }
 
@@ -287,8 +287,36 @@ TEST_F(StapleSourceTest, ExplicitTimesOverrideTheClock) {
     EXPECT_EQ(source->status().served, 2u);
     EXPECT_FALSE(source->status(verdict.next_update).serving);
     EXPECT_EQ(source->status().last_check, verdict.this_update);
-    EXPECT_FALSE(source->refresh_due(verdict.this_update + 999ms));
-    EXPECT_TRUE(source->refresh_due(verdict.this_update + 1s));
+    // Pacing follows the clock's monotonic time, not the explicit wall time.
+    EXPECT_FALSE(source->refresh_due(clock_.monotonic_now() + 999ms));
+    EXPECT_TRUE(source->refresh_due(clock_.monotonic_now() + 1s));
+}
+
+TEST_F(StapleSourceTest, WallClockStepsNeitherStopNorHurryChecks) {
+    install("good-ecdsa.der");
+    clock_.set(verdict_of("good-ecdsa.der").this_update + 1min);
+    auto source = make(5s);
+    source->load_initial();
+    install("delegated.der");
+    // The wall clock is set back an hour: checks go on every 5 s regardless.
+    clock_.step(-1h);
+    clock_.advance(4s);
+    EXPECT_FALSE(source->refresh_due());
+    clock_.advance(1s);
+    ASSERT_TRUE(source->refresh_due()) << "a backward step stopped the checks";
+    source->refresh();
+    // Validity is still judged by the wall clock: an hour back, not yet valid.
+    EXPECT_EQ(count_logs("(not-yet-valid)"), 1);
+    clock_.step(1h);
+    clock_.advance(5s);
+    ASSERT_TRUE(source->refresh_due());
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("delegated.der"));
+    // A forward step does not make a check due early.
+    clock_.step(24h);
+    EXPECT_FALSE(source->refresh_due());
+    clock_.advance(5s);
+    EXPECT_TRUE(source->refresh_due());
 }
 
 TEST_F(StapleSourceTest, ConcurrentRefreshReturnsAtOnce) {
