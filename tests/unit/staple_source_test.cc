@@ -4,6 +4,8 @@
 #include "ocsp_fixtures.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,6 +268,66 @@ TEST_F(StapleSourceTest, StapleRecordsTheFileStateItCameFrom) {
     auto verdict = verdict_of("good-ecdsa.der");
     EXPECT_EQ(staple->this_update, verdict.this_update);
     EXPECT_EQ(staple->next_update, verdict.next_update);
+}
+
+TEST_F(StapleSourceTest, FileIsReadAgainOnlyWhenItsStateChanges) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    auto check = [&] {
+        clock_.advance(2s);
+        ASSERT_TRUE(source->refresh());
+    };
+    // Every read of a good file publishes it again (GTLS0301): count the reads.
+    for (int i = 0; i < 5; ++i) check();
+    EXPECT_EQ(count_logs("GTLS0301"), 1) << "an unchanged file was read again";
+    // Same bytes, another mtime.
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 123}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 2) << "an mtime change was missed";
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 2);
+    // Only the ctime changes (chmod to the same mode).
+    ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 3) << "a ctime change was missed";
+    // Another inode with the same bytes, size and mtime.
+    std::filesystem::copy_file(path_, path_ + ".copy");
+    ASSERT_EQ(::utimensat(AT_FDCWD, (path_ + ".copy").c_str(), times, 0), 0);
+    std::filesystem::rename(path_ + ".copy", path_);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 4) << "a rename over the file was missed";
+    // Same inode, other bytes of another size, the mtime put back.
+    write_in_place(path_, "good-no-certs.der");
+    ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
+    check();
+    EXPECT_EQ(served(*source), fixture_bytes("good-no-certs.der"));
+}
+
+TEST_F(StapleSourceTest, UnchangedFileIsCheckedWithoutOpeningIt) {
+    install("good-ecdsa.der");
+    // With no file descriptor left, stat() still works and open() fails: a
+    // check of an unchanged file must not need one.
+    EXPECT_EXIT(
+        {
+            auto source = make();
+            source->load_initial();
+            const auto expected = fixture_bytes("good-ecdsa.der");
+            struct rlimit limit {};
+            limit.rlim_cur = limit.rlim_max = 64;
+            if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) std::_Exit(3);
+            while (::dup(2) >= 0) {
+            }
+            if (errno != EMFILE) std::_Exit(4);
+            for (int i = 0; i < 3; ++i) {
+                clock_.advance(2s);
+                source->refresh();
+            }
+            bool ok = count_logs("GTLS0303") == 0 && served(*source) == expected;
+            std::_Exit(ok ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 TEST_F(StapleSourceTest, PemFileIsStapledAsDer) {
