@@ -15,36 +15,40 @@ namespace {
     throw std::runtime_error("cannot read " + path + ": " + reason);
 }
 
-struct FileDescriptor {
-    int fd;
-    ~FileDescriptor() { if (fd >= 0) ::close(fd); }
-};
-
 }  // namespace
 
-std::vector<unsigned char> read_file_bytes(const std::string& path, std::size_t max_size) {
-    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) fail(path, std::strerror(errno));
-    struct stat info {};
-    if (::fstat(file.fd, &info) != 0) fail(path, std::strerror(errno));
-    if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
-    if (static_cast<std::size_t>(info.st_size) > max_size) {
-        fail(path, "larger than " + std::to_string(max_size) + " bytes");
-    }
-    // Read up to one byte past the cap, so a file that grows after fstat is still caught.
-    std::vector<unsigned char> bytes(max_size + 1);
+FileDescriptor::~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+int read_capped(int fd, std::size_t max_size, std::vector<unsigned char>& out) {
+    out.resize(max_size + 1);
     std::size_t total = 0;
-    while (total < bytes.size()) {
-        ssize_t n = ::read(file.fd, bytes.data() + total, bytes.size() - total);
+    while (total < out.size()) {
+        ssize_t n = ::read(fd, out.data() + total, out.size() - total);
         if (n < 0) {
             if (errno == EINTR) continue;
-            fail(path, std::strerror(errno));
+            return errno;
         }
         if (n == 0) break;
         total += static_cast<std::size_t>(n);
     }
-    if (total > max_size) fail(path, "larger than " + std::to_string(max_size) + " bytes");
-    bytes.resize(total);
+    out.resize(total);
+    return 0;
+}
+
+std::vector<unsigned char> read_file_bytes(const std::string& path, std::size_t max_size) {
+    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) fail(path, std::strerror(errno));
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) fail(path, std::strerror(errno));
+    if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
+    if (static_cast<std::size_t>(info.st_size) > max_size) {
+        fail(path, "larger than " + std::to_string(max_size) + " bytes");
+    }
+    std::vector<unsigned char> bytes;
+    if (int error = read_capped(file.get(), max_size, bytes); error != 0) fail(path, std::strerror(error));
+    if (bytes.size() > max_size) fail(path, "larger than " + std::to_string(max_size) + " bytes");
     return bytes;
 }
 

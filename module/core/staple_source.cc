@@ -1,5 +1,7 @@
 #include "core/staple_source.h"
 
+#include "core/file_bytes.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -30,11 +32,6 @@ OwnedCrt parse_der(const std::vector<unsigned char>& der) {
     return parsed;
 }
 
-struct Descriptor {
-    int fd;
-    ~Descriptor() { if (fd >= 0) ::close(fd); }
-};
-
 FileIdentity identity_of(const struct stat& info) {
     return {static_cast<unsigned long long>(info.st_dev), static_cast<unsigned long long>(info.st_ino),
             static_cast<unsigned long long>(info.st_size),
@@ -45,24 +42,6 @@ FileIdentity identity_of(const struct stat& info) {
 std::string identity_key(const FileIdentity& id) {
     return std::to_string(id.device) + ":" + std::to_string(id.inode) + ":" + std::to_string(id.size) + ":" +
            std::to_string(id.mtime_ns) + ":" + std::to_string(id.ctime_ns);
-}
-
-// Reads at most kMaxOcspResponseSize + 1 bytes, so a file that grew past the cap
-// after fstat is recognised without reading all of it. 0 or errno.
-int read_capped(int fd, std::vector<unsigned char>& out) {
-    out.resize(kMaxOcspResponseSize + 1);
-    std::size_t total = 0;
-    while (total < out.size()) {
-        ssize_t n = ::read(fd, out.data() + total, out.size() - total);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (n == 0) break;
-        total += static_cast<std::size_t>(n);
-    }
-    out.resize(total);
-    return 0;
 }
 
 }  // namespace
@@ -94,12 +73,12 @@ bool StapleSource::refresh(TimePoint now) {
     return true;
 }
 
-bool StapleSource::refresh_due() const noexcept { return refresh_due(clock_.now()); }
+bool StapleSource::refresh_due() const noexcept { return refresh_due(clock_.monotonic_now()); }
 
-bool StapleSource::refresh_due(TimePoint now) const noexcept {
+bool StapleSource::refresh_due(MonotonicPoint now) const noexcept {
     if (!checked_.load(std::memory_order_acquire)) return true;
-    auto elapsed = now.time_since_epoch().count() - last_check_.load(std::memory_order_relaxed);
-    return elapsed >= std::chrono::duration_cast<TimePoint::duration>(check_interval_).count();
+    auto elapsed = now.time_since_epoch().count() - last_check_monotonic_.load(std::memory_order_relaxed);
+    return elapsed >= std::chrono::duration_cast<MonotonicPoint::duration>(check_interval_).count();
 }
 
 bool StapleSource::valid_at(const Staple& staple, TimePoint now) noexcept {
@@ -145,6 +124,7 @@ void StapleSource::note_expiry(TimePoint now) {
 
 void StapleSource::check_file(TimePoint now, bool force) {
     last_check_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    last_check_monotonic_.store(clock_.monotonic_now().time_since_epoch().count(), std::memory_order_relaxed);
     checked_.store(true, std::memory_order_release);
     const std::string keeping = current_.load() ? "; still stapling the previous response until its nextUpdate"
                                                 : "; no staple for this certificate";
@@ -168,28 +148,45 @@ void StapleSource::check_file(TimePoint now, bool force) {
         note_expiry(now);
     };
 
-    Descriptor file{::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-    struct stat info {};
-    if (file.fd < 0 || ::fstat(file.fd, &info) != 0) return cannot_read(errno);
-    const FileIdentity identity = identity_of(info);
+    // A check is one stat(): the file is opened and read only when its state
+    // changed since it was last read.
+    struct stat seen {};
+    if (::stat(path_.c_str(), &seen) != 0) return cannot_read(errno);
+    FileIdentity identity = identity_of(seen);
     if (!force && have_identity_ && identity == identity_) return note_expiry(now);
 
-    if (!S_ISREG(info.st_mode)) {
-        forget_identity();
-        report_problem(problem_level_, "not-regular",
-                       "GTLS0303: " + id_ + ": OCSP response file " + path_ + " is not a regular file" + keeping);
-        return note_expiry(now);
-    }
-    // The size cap comes first: a large file is refused without reading it.
-    if (identity.size > kMaxOcspResponseSize) {
-        identity_ = identity;
-        have_identity_ = true;
-        return not_stapled(identity, OcspVerdictCode::TooLarge,
-                           "the file has " + std::to_string(identity.size) + " bytes; at most " +
-                               std::to_string(kMaxOcspResponseSize) + " are accepted");
+    // False (after logging) when the file cannot be a response: not a regular
+    // file (opening a FIFO could block), or too large. The size cap comes
+    // first: a large file is refused without reading it.
+    auto usable = [&](const struct stat& info, const FileIdentity& state) {
+        if (!S_ISREG(info.st_mode)) {
+            forget_identity();
+            report_problem(problem_level_, "not-regular",
+                           "GTLS0303: " + id_ + ": OCSP response file " + path_ + " is not a regular file" + keeping);
+            note_expiry(now);
+            return false;
+        }
+        if (state.size > kMaxOcspResponseSize) {
+            identity_ = state;
+            have_identity_ = true;
+            not_stapled(state, OcspVerdictCode::TooLarge,
+                        "the file has " + std::to_string(state.size) + " bytes; at most " +
+                            std::to_string(kMaxOcspResponseSize) + " are accepted");
+            return false;
+        }
+        return true;
+    };
+    if (!usable(seen, identity)) return;
+    FileDescriptor file(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    struct stat info {};
+    if (file.get() < 0 || ::fstat(file.get(), &info) != 0) return cannot_read(errno);
+    // The file may have been replaced between stat() and open(): judge what was opened.
+    if (identity_of(info) != identity) {
+        identity = identity_of(info);
+        if (!usable(info, identity)) return;
     }
     std::vector<unsigned char> bytes;
-    if (int error = read_capped(file.fd, bytes); error != 0) return cannot_read(error);
+    if (int error = read_capped(file.get(), kMaxOcspResponseSize, bytes); error != 0) return cannot_read(error);
 
     // A writer may be at work: what was read is trusted to be one file state only
     // if the file looks the same after the read as before it. Otherwise the
@@ -197,7 +194,7 @@ void StapleSource::check_file(TimePoint now, bool force) {
     // changes (or does not) meanwhile. The bytes are validated either way: a
     // half-written response never parses or verifies.
     struct stat after {};
-    const bool settled = ::fstat(file.fd, &after) == 0 && identity_of(after) == identity && bytes.size() == identity.size;
+    const bool settled = ::fstat(file.get(), &after) == 0 && identity_of(after) == identity && bytes.size() == identity.size;
     const OwnedCrt leaf = parse_der(leaf_der_);
     const OwnedCrt issuer = parse_der(issuer_der_);
     OcspVerdict verdict = validate_ocsp_response(bytes, leaf.get(), issuer.get(), now);

@@ -21,7 +21,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-#include <vector>
 
 namespace gtls {
 
@@ -95,9 +94,10 @@ public:
     bool refresh(TimePoint now);
 
     // True when check_interval has passed since the last check (or none was
-    // made). Any thread.
+    // made), measured with the clock's monotonic time: stepping the wall clock
+    // back or forth neither stops nor hurries checks. Any thread.
     bool refresh_due() const noexcept;
-    bool refresh_due(TimePoint now) const noexcept;
+    bool refresh_due(MonotonicPoint now) const noexcept;
     std::chrono::seconds check_interval() const noexcept { return check_interval_; }
 
     // The handshake path: no I/O, no lock a slow operation holds, no throw. The
@@ -134,7 +134,8 @@ private:
     LogSink log_;
 
     SnapshotSlot<Staple> current_;
-    std::atomic<TimePoint::rep> last_check_{0};
+    std::atomic<TimePoint::rep> last_check_{0};            // wall clock, for the status page
+    std::atomic<MonotonicPoint::rep> last_check_monotonic_{0};  // for pacing
     std::atomic<bool> checked_{false};
     std::atomic<unsigned long long> served_{0};
 

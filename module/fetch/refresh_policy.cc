@@ -18,7 +18,10 @@ bool may_replace(const OcspVerdict& fetched, const OcspVerdict* current) {
     if (fetched.code == OcspVerdictCode::Revoked) return true;
     if (!fetched.good()) return false;
     if (current == nullptr || !current->good()) return true;
-    return fetched.next_update >= current->next_update;
+    // Newer information wins, even when it is valid for a shorter time (a CA
+    // that shortens its responses' validity must not be locked out until the
+    // old file expires).
+    return fetched.this_update >= current->this_update;
 }
 
 }  // namespace gtls

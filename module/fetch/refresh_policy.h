@@ -20,9 +20,9 @@ struct RefreshDecision {
 RefreshDecision decide_refresh(const OcspVerdict* current, TimePoint now, double fraction, double jitter);
 
 // Whether `fetched` (a verdict on what the responder sent) may replace
-// `current` on disk: a good response unless it is older than a good current one
-// (it would shorten the staple's life); a revoked one always (the certificate is
-// revoked, and httpd must see it); nothing else.
+// `current` on disk: a good response unless its thisUpdate is older than a good
+// current one's (newer information wins, whatever its nextUpdate); a revoked
+// one always (the certificate is revoked, and httpd must see it); nothing else.
 bool may_replace(const OcspVerdict& fetched, const OcspVerdict* current);
 
 }  // namespace gtls

@@ -159,12 +159,25 @@ def test_bad_answers_leave_the_file_untouched(pki, leaf, responders, tmp_path, c
 
 def test_an_older_good_answer_does_not_replace_a_newer_file(pki, leaf, responders, tmp_path):
     out = tmp_path / "fetch.der"
-    newer = make_response(pki, leaf, out, days=5)
-    responder = responders(OpensslResponder, pki, [(leaf, "V")], free_port(), 2)
+    # The file's thisUpdate is 2 minutes ahead of the responder's; the answer
+    # would be valid longer, but it is older information.
+    newer = make_response(pki, leaf, out, days=2, shift_seconds=120)
+    responder = responders(OpensslResponder, pki, [(leaf, "V")], free_port(), 5)
     code, stdout, _ = fetch("--chain", leaf.chain, "--out", out, "--url", responder.url, "--force")
     assert code == 0, stdout
     assert stdout.startswith("gtls-ocsp-fetch: kept"), stdout
     assert out.read_bytes() == newer
+
+
+def test_a_newer_answer_replaces_the_file_even_when_it_expires_sooner(pki, leaf, responders, tmp_path):
+    # The CA shortened its responses' validity from 5 days to 2.
+    out = tmp_path / "fetch.der"
+    older = make_response(pki, leaf, out, days=5, shift_seconds=-60)
+    responder = responders(OpensslResponder, pki, [(leaf, "V")], free_port(), 2)
+    code, stdout, _ = fetch("--chain", leaf.chain, "--out", out, "--url", responder.url, "--force")
+    assert code == 0, stdout
+    assert stdout.startswith("gtls-ocsp-fetch: fetched"), stdout
+    assert out.read_bytes() != older
 
 
 def test_nonce_and_sha256_certid(pki, leaf, responders, tmp_path):

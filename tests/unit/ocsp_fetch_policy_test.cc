@@ -59,6 +59,17 @@ TEST(RefreshPolicy, OnlyAsGoodOrRevokedAnswersReplaceTheFile) {
     }
 }
 
+TEST(RefreshPolicy, NewerThisUpdateWinsEvenWithAnEarlierNextUpdate) {
+    // The CA shortened its responses' validity: the newer answer ends sooner.
+    auto current = verdict(OcspVerdictCode::Good, kThisUpdate, kThisUpdate + hours(7 * 24));
+    auto shorter = verdict(OcspVerdictCode::Good, kThisUpdate + hours(1), kThisUpdate + hours(25));
+    EXPECT_TRUE(may_replace(shorter, &current));
+    // An older answer never wins, however long it claims to be valid.
+    auto older_longer = verdict(OcspVerdictCode::Good, kThisUpdate - hours(1), kThisUpdate + hours(30 * 24));
+    EXPECT_FALSE(may_replace(older_longer, &current));
+    EXPECT_TRUE(may_replace(current, &current)) << "the same thisUpdate is not older";
+}
+
 TEST(OcspRequestGet, SmallRequestsAreUrlEncodedBase64AndLargeOnesArePosted) {
     const std::vector<unsigned char> small{0xfb, 0xff, 0x00};  // base64 "+/8A"
     EXPECT_EQ(get_url("http://ocsp.test", small), "http://ocsp.test/%2B%2F8A");

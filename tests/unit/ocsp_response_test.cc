@@ -132,6 +132,16 @@ TEST_F(OcspResponseTest, ThisUpdateInTheFutureBeyondSkew) {
     EXPECT_EQ(check("good-ecdsa.der", "leaf-ecdsa", good.this_update - kMaxOcspClockSkew).code, OcspVerdictCode::Good);
 }
 
+TEST_F(OcspResponseTest, NextUpdateInYear9999IsClampedAndAccepted) {
+    // Converting year 9999 to nanoseconds would overflow (undefined behaviour;
+    // in practice a negative time, so "expired").
+    auto verdict = check("far-future.der");
+    EXPECT_EQ(verdict.code, OcspVerdictCode::Good) << verdict.reason;
+    EXPECT_EQ(verdict.next_update, TimePoint::max());
+    EXPECT_GT(verdict.next_update, verdict.this_update);
+    EXPECT_EQ(format_utc(verdict.next_update), "2262-04-11T23:47:16Z");
+}
+
 TEST_F(OcspResponseTest, MissingNextUpdate) {
     auto verdict = check("no-next-update.der");
     EXPECT_EQ(verdict.code, OcspVerdictCode::NoNextUpdate);

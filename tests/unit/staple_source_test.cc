@@ -4,6 +4,8 @@
 #include "ocsp_fixtures.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,13 +176,24 @@ TEST_F(StapleSourceTest, StapleStopsAtNextUpdateWithoutFileChange) {
     EXPECT_EQ(count_logs("GTLS0305"), 1);
 }
 
+TEST_F(StapleSourceTest, NextUpdateInYear9999IsStapled) {
+    install("far-future.der");
+    auto source = make();
+    source->load_initial();
+    EXPECT_EQ(served(*source), fixture_bytes("far-future.der"));
+    EXPECT_EQ(source->status().staple->next_update, TimePoint::max());
+    EXPECT_EQ(count_logs("nextUpdate 2262-04-11T23:47:16Z"), 1);
+    clock_.advance(24h * 365 * 200);  // two centuries on: still stapled, no overflow
+    EXPECT_FALSE(served(*source).empty());
+}
+
 TEST_F(StapleSourceTest, BackwardClockDoesNotStapleFutureResponse) {
     install("good-ecdsa.der");
     auto source = make();
     source->load_initial();
-    clock_.advance(-1h);
+    clock_.step(-1h);
     EXPECT_TRUE(served(*source).empty());
-    clock_.advance(1h);
+    clock_.step(1h);
     EXPECT_FALSE(served(*source).empty());
 }
 
@@ -257,6 +270,66 @@ TEST_F(StapleSourceTest, StapleRecordsTheFileStateItCameFrom) {
     EXPECT_EQ(staple->next_update, verdict.next_update);
 }
 
+TEST_F(StapleSourceTest, FileIsReadAgainOnlyWhenItsStateChanges) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    auto check = [&] {
+        clock_.advance(2s);
+        ASSERT_TRUE(source->refresh());
+    };
+    // Every read of a good file publishes it again (GTLS0301): count the reads.
+    for (int i = 0; i < 5; ++i) check();
+    EXPECT_EQ(count_logs("GTLS0301"), 1) << "an unchanged file was read again";
+    // Same bytes, another mtime.
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 123}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 2) << "an mtime change was missed";
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 2);
+    // Only the ctime changes (chmod to the same mode).
+    ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 3) << "a ctime change was missed";
+    // Another inode with the same bytes, size and mtime.
+    std::filesystem::copy_file(path_, path_ + ".copy");
+    ASSERT_EQ(::utimensat(AT_FDCWD, (path_ + ".copy").c_str(), times, 0), 0);
+    std::filesystem::rename(path_ + ".copy", path_);
+    check();
+    EXPECT_EQ(count_logs("GTLS0301"), 4) << "a rename over the file was missed";
+    // Same inode, other bytes of another size, the mtime put back.
+    write_in_place(path_, "good-no-certs.der");
+    ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
+    check();
+    EXPECT_EQ(served(*source), fixture_bytes("good-no-certs.der"));
+}
+
+TEST_F(StapleSourceTest, UnchangedFileIsCheckedWithoutOpeningIt) {
+    install("good-ecdsa.der");
+    // With no file descriptor left, stat() still works and open() fails: a
+    // check of an unchanged file must not need one.
+    EXPECT_EXIT(
+        {
+            auto source = make();
+            source->load_initial();
+            const auto expected = fixture_bytes("good-ecdsa.der");
+            struct rlimit limit {};
+            limit.rlim_cur = limit.rlim_max = 64;
+            if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) std::_Exit(3);
+            while (::dup(2) >= 0) {
+            }
+            if (errno != EMFILE) std::_Exit(4);
+            for (int i = 0; i < 3; ++i) {
+                clock_.advance(2s);
+                source->refresh();
+            }
+            bool ok = count_logs("GTLS0303") == 0 && served(*source) == expected;
+            std::_Exit(ok ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(StapleSourceTest, PemFileIsStapledAsDer) {
     install("good-ecdsa.pem");
     auto source = make();
@@ -276,8 +349,36 @@ TEST_F(StapleSourceTest, ExplicitTimesOverrideTheClock) {
     EXPECT_EQ(source->status().served, 2u);
     EXPECT_FALSE(source->status(verdict.next_update).serving);
     EXPECT_EQ(source->status().last_check, verdict.this_update);
-    EXPECT_FALSE(source->refresh_due(verdict.this_update + 999ms));
-    EXPECT_TRUE(source->refresh_due(verdict.this_update + 1s));
+    // Pacing follows the clock's monotonic time, not the explicit wall time.
+    EXPECT_FALSE(source->refresh_due(clock_.monotonic_now() + 999ms));
+    EXPECT_TRUE(source->refresh_due(clock_.monotonic_now() + 1s));
+}
+
+TEST_F(StapleSourceTest, WallClockStepsNeitherStopNorHurryChecks) {
+    install("good-ecdsa.der");
+    clock_.set(verdict_of("good-ecdsa.der").this_update + 1min);
+    auto source = make(5s);
+    source->load_initial();
+    install("delegated.der");
+    // The wall clock is set back an hour: checks go on every 5 s regardless.
+    clock_.step(-1h);
+    clock_.advance(4s);
+    EXPECT_FALSE(source->refresh_due());
+    clock_.advance(1s);
+    ASSERT_TRUE(source->refresh_due()) << "a backward step stopped the checks";
+    source->refresh();
+    // Validity is still judged by the wall clock: an hour back, not yet valid.
+    EXPECT_EQ(count_logs("(not-yet-valid)"), 1);
+    clock_.step(1h);
+    clock_.advance(5s);
+    ASSERT_TRUE(source->refresh_due());
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("delegated.der"));
+    // A forward step does not make a check due early.
+    clock_.step(24h);
+    EXPECT_FALSE(source->refresh_due());
+    clock_.advance(5s);
+    EXPECT_TRUE(source->refresh_due());
 }
 
 TEST_F(StapleSourceTest, ConcurrentRefreshReturnsAtOnce) {
