@@ -46,6 +46,12 @@ CertificateFacts describe_certificate(gnutls_x509_crt_t certificate) {
     facts.pem = text_of(pem.get());
     facts.subject_dn = dn_of(certificate, gnutls_x509_crt_get_dn3, "subject");
     facts.issuer_dn = dn_of(certificate, gnutls_x509_crt_get_issuer_dn3, "issuer");
+    char common_name[1024];
+    size_t common_name_size = sizeof(common_name);
+    if (gnutls_x509_crt_get_dn_by_oid(certificate, GNUTLS_OID_X520_COMMON_NAME, 0, 0, common_name,
+                                      &common_name_size) == 0) {
+        facts.subject_cn.assign(common_name, common_name_size);
+    }
 
     unsigned char serial[64];
     size_t size = sizeof(serial);

@@ -12,6 +12,7 @@ struct CertificateFacts {
     std::string der;                  // the certificate as sent in handshakes
     std::string pem;                  // SSL_SERVER_CERT
     std::string subject_dn;           // SSL_SERVER_S_DN (RFC 4514)
+    std::string subject_cn;           // SSL_SERVER_S_DN_CN (the first commonName), "" if none
     std::string issuer_dn;            // SSL_SERVER_I_DN
     std::string serial_hex;           // SSL_SERVER_M_SERIAL, upper-case hex
     std::string version;              // SSL_SERVER_M_VERSION ("3")

@@ -14,6 +14,15 @@ Parsed<bool> parse_on_off(std::string_view text) {
     return {std::nullopt, "must be On or Off, not '" + std::string(text) + "'"};
 }
 
+Parsed<ClientVerify> parse_client_verify(std::string_view text) {
+    if (ascii_iequals(text, "ignore") || ascii_iequals(text, "none") || ascii_iequals(text, "off")) {
+        return {ClientVerify::Ignore, {}};
+    }
+    if (ascii_iequals(text, "request")) return {ClientVerify::Request, {}};
+    if (ascii_iequals(text, "require")) return {ClientVerify::Require, {}};
+    return {std::nullopt, "must be ignore, none, off, request or require, not '" + std::string(text) + "'"};
+}
+
 Parsed<CertificatePreference> parse_certificate_preference(std::string_view text) {
     if (ascii_iequals(text, "cost")) return {CertificatePreference::Cost, {}};
     if (ascii_iequals(text, "order")) return {CertificatePreference::Order, {}};

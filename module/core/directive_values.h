@@ -31,6 +31,14 @@ enum class CertificatePreference {
 // "cost" or "order", case-insensitive.
 Parsed<CertificatePreference> parse_certificate_preference(std::string_view text);
 
+// GnuTLSClientVerify: whether clients are asked for a certificate.
+enum class ClientVerify {
+    Ignore,   // not asked ("ignore", "none")
+    Request,  // asked; a client without one, or with one that fails, is still served
+    Require,  // a client without a valid certificate fails the handshake
+};
+Parsed<ClientVerify> parse_client_verify(std::string_view text);
+
 // GnuTLSCache: which socache provider stores TLS sessions, and its argument.
 struct SessionCacheSpec {
     std::string provider;  // empty means no cache ("none")

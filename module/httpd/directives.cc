@@ -64,6 +64,33 @@ const char* set_session_ticket_key_file(cmd_parms* cmd, void*, const char* arg) 
     });
 }
 
+// Server and virtual host: the handshake asks for a certificate. In a
+// <Directory>/<Location>/.htaccess only the values that ask for nothing are
+// accepted until per-directory verification (post-handshake authentication)
+// exists.
+const char* set_client_verify(cmd_parms* cmd, void*, const char* arg) {
+    auto value = parse_client_verify(arg);
+    if (!value) return directive_error(cmd, value.error);
+    if (cmd->path != nullptr) {
+        if (*value.value == ClientVerify::Ignore) return nullptr;
+        return directive_error(cmd, std::string("'") + arg + "' inside " + cmd->path +
+                                        ": per-directory client verification is not supported by mod_gtls yet; "
+                                        "set it for the virtual host");
+    }
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.client_verify = *value.value;
+        return nullptr;
+    });
+}
+
+template <std::optional<std::string> ServerConfig::*Field>
+const char* set_file(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.*Field = ap_server_root_relative(cmd->pool, arg);
+        return nullptr;
+    });
+}
+
 const char* set_ocsp_response_dir(cmd_parms* cmd, void*, const char* arg) {
     if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
     return handle(cmd, [&](ServerConfig&) -> const char* {
@@ -254,17 +281,22 @@ const command_rec kDirectives[] = {
           "Seconds an OCSP request may take, connect and transfer (default 6)"),
     take1("GnuTLSOCSPFailureTimeout", set_seconds<&ServerConfig::ocsp_failure_timeout, 1, 86400>, RSRC_CONF,
           "Longest wait before asking a failed OCSP responder again (default 300)"),
+    take1("GnuTLSClientVerify", set_client_verify, RSRC_CONF | OR_AUTHCFG,
+          "ignore|none|request|require: ask clients for a certificate (server and virtual host)"),
+    take1("GnuTLSClientCAFile", set_file<&ServerConfig::client_ca_file>, RSRC_CONF,
+          "PEM file of the CAs whose client certificates are accepted"),
+    take1("GnuTLSClientCRLFile", set_file<&ServerConfig::client_crl_file>, RSRC_CONF,
+          "PEM file of CRLs checked when verifying client certificates"),
     // mod_gnutls's other names for the certificate and key directives.
     take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),
     take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),
+    take1("GnuTLSX509CAFile", set_file<&ServerConfig::client_ca_file>, RSRC_CONF, "same as GnuTLSClientCAFile"),
     // mod_gnutls compatibility: accepted, no effect.
     take12("GnuTLSOCSPAutoRefresh", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPCacheTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPFuzzTime", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
-    take12("GnuTLSClientCAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
-    take12("GnuTLSX509CAFile", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
     take12("GnuTLSClientKeyPurpose", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
     take12("GnuTLSExportCertificates", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyCAFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
@@ -273,8 +305,6 @@ const command_rec kDirectives[] = {
     take12("GnuTLSProxyKeyFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyPriorities", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     // mod_gnutls features not in mod_gtls yet: only their "off" values are accepted.
-    take1("GnuTLSClientVerify", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
-          "only 'ignore'/'none': client certificates are not supported by mod_gtls yet"),
     take1("GnuTLSProxyEngine", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
           "only 'Off': TLS to proxy backends is not supported by mod_gtls yet"),
     take1("GnuTLSP11Module", reject_directive, RSRC_CONF, "PKCS #11 is not supported by mod_gtls yet"),

@@ -6,6 +6,7 @@
 #include <apr_global_mutex.h>
 #include <apr_optional.h>
 
+#include <ap_expr.h>
 #include <ap_mpm.h>
 #include <ap_provider.h>
 #include <ap_socache.h>

@@ -61,6 +61,9 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);
     out.session_ticket_key_file = merged(base.config.session_ticket_key_file, add.config.session_ticket_key_file);
+    out.client_verify = merged(base.config.client_verify, add.config.client_verify);
+    out.client_ca_file = merged(base.config.client_ca_file, add.config.client_ca_file);
+    out.client_crl_file = merged(base.config.client_crl_file, add.config.client_crl_file);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
     out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
                                                                : base.config.first_directive_file;

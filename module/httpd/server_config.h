@@ -28,6 +28,9 @@ struct ServerConfig {
     std::optional<std::string> priorities;
     std::optional<bool> session_tickets;
     std::optional<std::string> session_ticket_key_file;  // GnuTLSSessionTicketKeyFile
+    std::optional<ClientVerify> client_verify;
+    std::optional<std::string> client_ca_file;   // GnuTLSClientCAFile / GnuTLSX509CAFile
+    std::optional<std::string> client_crl_file;  // GnuTLSClientCRLFile
     std::optional<long> cache_timeout;
     // GnuTLSOCSPResponseFile, one entry per occurrence: the n-th belongs to the
     // n-th certificate; entry[0] is the leaf's response file ("" = none), further

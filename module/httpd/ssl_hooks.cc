@@ -71,6 +71,21 @@ const char* log_ssl_variable(request_rec* r, char* name) {
     });
 }
 
+// ap_expr's %{SSL_*} (Require expr, <If>, mod_rewrite's expr=), as mod_ssl
+// provides it. Through httpd's ssl_var_lookup hook, so mod_ssl connections are
+// answered too whichever module parsed the expression.
+const char* expr_ssl_variable(ap_expr_eval_ctx_t* ctx, const void* data) {
+    if (ctx->c == nullptr) return nullptr;
+    return ap_ssl_var_lookup(ctx->p, ctx->s, ctx->c, ctx->r, static_cast<const char*>(data));
+}
+
+int gtls_expr_lookup(ap_expr_lookup_parms* parms) {
+    if (parms->type != AP_EXPR_FUNC_VAR || strncasecmp(parms->name, "SSL_", 4) != 0) return DECLINED;
+    *parms->func = reinterpret_cast<const void*>(expr_ssl_variable);
+    *parms->data = parms->name;
+    return OK;
+}
+
 int register_log_handler(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*) {
     auto* register_handler = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
     if (register_handler != nullptr) register_handler(pconf, const_cast<char*>("x"), log_ssl_variable, 0);
@@ -85,6 +100,7 @@ void register_ssl_hooks() {
     ap_hook_ssl_var_lookup(gtls_ssl_var_lookup, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_fixups(gtls_fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(gtls_post_read_request, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_expr_lookup(gtls_expr_lookup, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace gtls

@@ -1,6 +1,9 @@
 // mod_ssl's SSL_* variable names, answered from the GnuTLS session, so
 // mod_rewrite, mod_headers, mod_log_config and CGI see a mod_gtls connection
 // the way they see a mod_ssl one.
+#include "core/owned.h"
+#include "httpd/client_verification.h"
+#include "httpd/pool_own.h"
 #include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
 
@@ -35,11 +38,25 @@ const CertificateFacts* served_certificate(gnutls_session_t session, const Vhost
     return nullptr;
 }
 
-// The strings live as long as the configuration generation, which outlives
-// every connection it serves.
-const char* server_certificate_variable(const CertificateFacts& facts, const char* field) {
+// The facts of the client's certificate, kept in the connection's pool; nullptr
+// when the client sent none.
+const CertificateFacts* client_certificate(gnutls_session_t session, apr_pool_t* pool) {
+    unsigned count = 0;
+    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
+    if (peers == nullptr || count == 0) return nullptr;
+    gnutls_x509_crt_t raw = nullptr;
+    if (gnutls_x509_crt_init(&raw) < 0) return nullptr;
+    OwnedCrt certificate(raw);
+    if (gnutls_x509_crt_import(raw, &peers[0], GNUTLS_X509_FMT_DER) < 0) return nullptr;
+    return pool_own(pool, std::make_unique<CertificateFacts>(describe_certificate(raw)));
+}
+
+// The strings live as long as the facts: the configuration generation for the
+// server's, the connection for the client's.
+const char* certificate_variable(const CertificateFacts& facts, const char* field) {
     if (std::strcmp(field, "CERT") == 0) return facts.pem.c_str();
     if (std::strcmp(field, "S_DN") == 0) return facts.subject_dn.c_str();
+    if (std::strcmp(field, "S_DN_CN") == 0) return facts.subject_cn.empty() ? nullptr : facts.subject_cn.c_str();
     if (std::strcmp(field, "I_DN") == 0) return facts.issuer_dn.c_str();
     if (std::strcmp(field, "M_SERIAL") == 0) return facts.serial_hex.c_str();
     if (std::strcmp(field, "M_VERSION") == 0) return facts.version.c_str();
@@ -64,8 +81,9 @@ struct Variable {
     bool exported;
     bool needs_handshake;
     Compute compute;
-    // Or, for SSL_SERVER_*: the field of the served certificate's facts.
+    // Or, for SSL_SERVER_* and SSL_CLIENT_*: the field of that certificate's facts.
     const char* certificate_field = nullptr;
+    bool client_certificate = false;
 };
 
 // Values depend on the session only, so after the handshake they never change.
@@ -83,7 +101,10 @@ const Variable kVariables[] = {
      [](const TlsConnection& connection, apr_pool_t*) -> const char* {
          return connection.sni().empty() ? nullptr : connection.sni().c_str();
      }},
-    {"SSL_CLIENT_VERIFY", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "NONE"; }},
+    {"SSL_CLIENT_VERIFY", true, false,
+     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+         return connection.client_verify_result().empty() ? "NONE" : connection.client_verify_result().c_str();
+     }},
     {"SSL_COMPRESS_METHOD", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "NULL"; }},
     {"SSL_PROTOCOL", true, true,
      [](const TlsConnection& connection, apr_pool_t*) -> const char* {
@@ -114,6 +135,7 @@ const Variable kVariables[] = {
          return gnutls_safe_renegotiation_status(connection.session()) ? "true" : "false";
      }},
     {"SSL_SERVER_S_DN", true, true, nullptr, "S_DN"},
+    {"SSL_SERVER_S_DN_CN", true, true, nullptr, "S_DN_CN"},
     {"SSL_SERVER_I_DN", true, true, nullptr, "I_DN"},
     {"SSL_SERVER_M_SERIAL", true, true, nullptr, "M_SERIAL"},
     {"SSL_SERVER_M_VERSION", true, true, nullptr, "M_VERSION"},
@@ -123,6 +145,16 @@ const Variable kVariables[] = {
     {"SSL_SERVER_A_SIG", true, true, nullptr, "A_SIG"},
     // mod_ssl exports the certificate only with ExportCertData.
     {"SSL_SERVER_CERT", false, true, nullptr, "CERT"},
+    {"SSL_CLIENT_S_DN", true, true, nullptr, "S_DN", true},
+    {"SSL_CLIENT_S_DN_CN", true, true, nullptr, "S_DN_CN", true},
+    {"SSL_CLIENT_I_DN", true, true, nullptr, "I_DN", true},
+    {"SSL_CLIENT_M_SERIAL", true, true, nullptr, "M_SERIAL", true},
+    {"SSL_CLIENT_M_VERSION", true, true, nullptr, "M_VERSION", true},
+    {"SSL_CLIENT_V_START", true, true, nullptr, "V_START", true},
+    {"SSL_CLIENT_V_END", true, true, nullptr, "V_END", true},
+    {"SSL_CLIENT_A_KEY", true, true, nullptr, "A_KEY", true},
+    {"SSL_CLIENT_A_SIG", true, true, nullptr, "A_SIG", true},
+    {"SSL_CLIENT_CERT", false, true, nullptr, "CERT", true},
 };
 
 }  // namespace
@@ -132,12 +164,17 @@ static_assert(std::size(kVariables) == TlsConnection::kVariableCount);
 void TlsConnection::remember_variables() {
     // Which of the vhost's chains was served is looked up once for all SSL_SERVER_*.
     const CertificateFacts* facts = served_certificate(session_.get(), *vhost_);
+    const CertificateFacts* client = client_certificate(session_.get(), c_->pool);
+    // A resumed session skipped the handshake's verification: judge the
+    // certificate it carries now.
+    if (client_verify_result_.empty()) client_verify_result_ = client_certificate_verdict(session_.get());
     for (std::size_t i = 0; i < std::size(kVariables); ++i) {
         const Variable& v = kVariables[i];
+        const CertificateFacts* source = v.client_certificate ? client : facts;
         if (v.compute != nullptr) {
             variables_[i] = v.compute(*this, c_->pool);
         } else {
-            variables_[i] = facts ? server_certificate_variable(*facts, v.certificate_field) : nullptr;
+            variables_[i] = source ? certificate_variable(*source, v.certificate_field) : nullptr;
         }
     }
 }

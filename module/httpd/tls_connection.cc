@@ -69,6 +69,11 @@ void TlsConnection::select_vhost(VhostTls& vhost) {
     if (rc < 0) throw std::runtime_error(std::string("gnutls_credentials_set: ") + gnutls_strerror(rc));
     rc = gnutls_priority_set(session, vhost.priorities());
     if (rc < 0) throw std::runtime_error(std::string("gnutls_priority_set: ") + gnutls_strerror(rc));
+    switch (vhost.client_verify()) {
+        case ClientVerify::Ignore: gnutls_certificate_server_set_request(session, GNUTLS_CERT_IGNORE); break;
+        case ClientVerify::Request: gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST); break;
+        case ClientVerify::Require: gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE); break;
+    }
 }
 
 // GnuTLS starts a server session with tickets disabled and reads the ticket

@@ -92,7 +92,12 @@ public:
     const char* variable(const char* name, apr_pool_t* pool) const;
     // Adds mod_ssl's StdEnvVars set to `env` (a request's subprocess_env).
     void export_variables(apr_table_t* env) const;
-    static constexpr std::size_t kVariableCount = 23;
+    static constexpr std::size_t kVariableCount = 34;
+
+    // SSL_CLIENT_VERIFY, as the handshake's verification found it ("" until
+    // then; a resumed session is judged when its variables are worked out).
+    const std::string& client_verify_result() const { return client_verify_result_; }
+    void set_client_verify_result(std::string verdict) { client_verify_result_ = std::move(verdict); }
 
     // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
     int on_client_hello(const gnutls_datum_t* message);
@@ -163,6 +168,7 @@ private:
 
     // SSL_* values, in the order of ssl_variables.cc's table, from the handshake on.
     std::array<const char*, kVariableCount> variables_{};
+    std::string client_verify_result_;
 };
 
 // pre_connection hook body.

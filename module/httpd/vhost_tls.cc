@@ -4,6 +4,7 @@
 #include "core/priorities.h"
 #include "core/ticket_key.h"
 #include "fetch/ocsp_request.h"
+#include "httpd/client_verification.h"
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
@@ -157,12 +158,17 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         }
     }
     tls->session_scope_ = scope_of(s, tls->id_);
+    tls->load_client_verification(config);
     return tls;
 }
 
 bool VhostTls::serves_like(const VhostTls& other) const {
     // Compiled priorities are shared by every vhost of a build with the same string.
     if (priorities_ != other.priorities_ || credential_index_ != other.credential_index_) return false;
+    if (client_verify_ != other.client_verify_ || client_ca_file_ != other.client_ca_file_ ||
+        client_crl_file_ != other.client_crl_file_) {
+        return false;
+    }
     return std::equal(chains_.begin(), chains_.end(), other.chains_.begin(), other.chains_.end(),
                       [](const ServedChain& a, const ServedChain& b) { return a.chain_path == b.chain_path; });
 }
@@ -249,6 +255,27 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
                                                                       staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
     }
+}
+
+// GnuTLS sends the CA file's subjects as the acceptable CAs and checks client
+// certificates against them (and the CRLs) when the connection verifies.
+void VhostTls::load_client_verification(const ServerConfig& config) {
+    client_verify_ = config.client_verify.value_or(ClientVerify::Ignore);
+    if (client_verify_ == ClientVerify::Ignore) return;
+    if (!config.client_ca_file) {
+        fail("GnuTLSClientVerify asks for client certificates but no GnuTLSClientCAFile names the CAs to trust");
+    }
+    client_ca_file_ = *config.client_ca_file;
+    int count = gnutls_certificate_set_x509_trust_file(credentials_.get(), client_ca_file_.c_str(), GNUTLS_X509_FMT_PEM);
+    if (count < 0) fail("GnuTLSClientCAFile " + client_ca_file_ + ": " + gnutls_strerror(count));
+    if (count == 0) fail("GnuTLSClientCAFile " + client_ca_file_ + ": holds no PEM certificate");
+    if (config.client_crl_file) {
+        client_crl_file_ = *config.client_crl_file;
+        int crls = gnutls_certificate_set_x509_crl_file(credentials_.get(), client_crl_file_.c_str(), GNUTLS_X509_FMT_PEM);
+        if (crls < 0) fail("GnuTLSClientCRLFile " + client_crl_file_ + ": " + gnutls_strerror(crls));
+        if (crls == 0) fail("GnuTLSClientCRLFile " + client_crl_file_ + ": holds no PEM CRL");
+    }
+    gnutls_certificate_set_verify_function(credentials_.get(), verify_client_certificate);
 }
 
 VhostTls::~VhostTls() {

@@ -82,9 +82,11 @@ public:
     // the "#n" of certificate ids).
     const std::vector<ServedChain>& chains() const { return chains_; }
     // Whether a handshake with `other` would have given the client the same
-    // connection: the same chains in the same preference and the same
-    // priorities. (Client certificate settings belong here once they exist.)
+    // connection: the same chains in the same preference, the same priorities
+    // and the same client certificate verification.
     bool serves_like(const VhostTls& other) const;
+    // GnuTLSClientVerify; the CAs and CRLs are in credentials().
+    ClientVerify client_verify() const { return client_verify_; }
     // One entry per configured chain, as chains(); nullptr where nothing is stapled.
     const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
     // The chains whose responses mod_gtls fetches, in configuration order.
@@ -104,10 +106,13 @@ private:
     OwnedDatum ticket_key_;
     unsigned session_lifetime_seconds_ = 0;
     std::string session_scope_;
+    ClientVerify client_verify_ = ClientVerify::Ignore;
+    std::string client_ca_file_, client_crl_file_;
     std::vector<std::unique_ptr<StapleSource>> staples_;
     std::vector<FetchedStaple> fetched_staples_;
 
     void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);
+    void load_client_verification(const ServerConfig& config);
 };
 
 // The clock staples are judged by in httpd (the real one).

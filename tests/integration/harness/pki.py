@@ -89,5 +89,40 @@ class Pki:
         self._leaves[key] = leaf
         return leaf
 
+    def client(self, name: str, key_type: str = "ecdsa") -> Leaf:
+        """A client certificate (TLS Web Client Authentication) for `name`,
+        issued by the intermediate, with its chain file; made on first use."""
+        key = ("client", name, key_type)
+        if key in self._leaves:
+            return self._leaves[key]
+        base = self.dir / f"client-{name}-{key_type}"
+        key_path, cert, chain = Path(f"{base}.key"), Path(f"{base}.pem"), Path(f"{base}.chain.pem")
+        if key_type == "rsa":
+            _certtool("--generate-privkey", "--key-type", "rsa", "--bits", "2048", "--outfile", str(key_path))
+        else:
+            _certtool("--generate-privkey", "--key-type", "ecdsa", "--curve", "secp256r1", "--outfile", str(key_path))
+        _certtool("--generate-certificate", "--load-privkey", str(key_path),
+                  "--load-ca-certificate", str(self.intermediate), "--load-ca-privkey", str(self.intermediate_key),
+                  "--outfile", str(cert), "--template", _template(Path(f"{base}.tmpl"), [
+                      f'cn = "{name}"', 'organization = "mod_gtls tests"', "tls_www_client", "signing_key",
+                      "expiration_days = 365"]))
+        chain.write_text(cert.read_text() + self.intermediate.read_text())
+        os.chmod(key_path, 0o644)  # read by the test's client processes
+        leaf = Leaf(name, key_type, cert, chain, key_path)
+        self._leaves[key] = leaf
+        return leaf
+
+    def crl(self, revoked, out: Path) -> Path:
+        """A CRL from the intermediate revoking the `revoked` leaves."""
+        args = ["--generate-crl", "--load-ca-certificate", str(self.intermediate),
+                "--load-ca-privkey", str(self.intermediate_key), "--outfile", str(out),
+                "--template", _template(out.with_suffix(".tmpl"), ["crl_next_update = 30", "crl_number = 1"])]
+        if revoked:
+            listed = out.with_suffix(".revoked.pem")
+            listed.write_text("".join(leaf.cert.read_text() for leaf in revoked))
+            args += ["--load-certificate", str(listed)]
+        _certtool(*args)
+        return out
+
     def ca_bundle(self) -> Path:
         return self.ca
