@@ -123,6 +123,18 @@ void StapleSource::note_expiry(TimePoint now) {
 }
 
 void StapleSource::check_file(TimePoint now, bool force) {
+    check_file_state(now, force);
+    report_revoked(now);
+}
+
+void StapleSource::report_revoked(TimePoint now) {
+    std::shared_ptr<const Staple> staple = current_.load();
+    if (staple && staple->revoked && valid_at(*staple, now) && !revoked_line_.empty()) {
+        log_(LogLevel::Error, revoked_line_);
+    }
+}
+
+void StapleSource::check_file_state(TimePoint now, bool force) {
     last_check_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     last_check_monotonic_.store(clock_.monotonic_now().time_since_epoch().count(), std::memory_order_relaxed);
     checked_.store(true, std::memory_order_release);
@@ -139,9 +151,10 @@ void StapleSource::check_file(TimePoint now, bool force) {
                        "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
         note_expiry(now);
     };
-    auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason) {
+    auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason,
+                           bool says_revoked = false) {
         const std::string name(verdict_name(code));
-        report_problem(code == OcspVerdictCode::Revoked ? LogLevel::Error : problem_level_,
+        report_problem(says_revoked ? LogLevel::Error : problem_level_,
                        identity_key(identity) + ":" + name,
                        "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (" + name + "): " + reason +
                            keeping);
@@ -211,15 +224,63 @@ void StapleSource::check_file(TimePoint now, bool force) {
                                       " changed while being read; reading it again at the next check");
             return note_expiry(now);
         }
-        return not_stapled(identity, verdict.code, verdict.reason);
+        const bool says_revoked = verdict.cert_status == OcspCertStatus::Revoked;
+        if (verdict.code != OcspVerdictCode::Revoked && verdict.code != OcspVerdictCode::Unknown) {
+            return not_stapled(identity, verdict.code, verdict.reason, says_revoked);
+        }
+        // A valid response saying revoked or unknown: the truth, unless the staple
+        // in use is newer information.
+        const std::shared_ptr<const Staple> current = current_.load();
+        if (current && verdict.this_update <= current->this_update) {
+            return not_stapled(identity, verdict.code,
+                               verdict.reason + "; its thisUpdate " + format_utc(verdict.this_update) +
+                                   " is not newer than that of the response in use (" +
+                                   format_utc(current->this_update) + ")",
+                               says_revoked);
+        }
+        if (verdict.code == OcspVerdictCode::Unknown) {
+            current_.store(nullptr);
+            revoked_line_.clear();
+            report_problem(problem_level_, identity_key(identity) + ":unknown",
+                           "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (unknown): " +
+                               verdict.reason +
+                               (current ? "; the previous response is withdrawn: no staple for this certificate"
+                                        : "; no staple for this certificate"));
+            return;
+        }
+        // RFC 6960 section 2.2: 'The "revoked" state indicates that the certificate
+        // has been revoked': clients are told so (as mod_ssl does), and the admin
+        // at every check while it lasts.
+        auto staple = std::make_shared<const Staple>(Staple{std::move(verdict.der), verdict.this_update,
+                                                            verdict.next_update, identity, true,
+                                                            verdict.revocation_time});
+        current_.store(staple);
+        revoked_line_ = "GTLS0308: " + id_ + ": the certificate is REVOKED (since " +
+                        format_utc(staple->revocation_time) + "): stapling the OCSP response from " + path_ +
+                        " that says so (thisUpdate " + format_utc(staple->this_update) + ", nextUpdate " +
+                        format_utc(staple->next_update) + "); clients will refuse the certificate: replace it";
+        last_problem_key_.clear();
+        std::lock_guard lock(status_mutex_);
+        last_problem_ = revoked_line_;
+        return;
     }
 
+    // A good answer older than a revoked one in use (a restored backup, say) is
+    // not news: the certificate stays revoked.
+    if (const std::shared_ptr<const Staple> current = current_.load();
+        current && current->revoked && verdict.this_update <= current->this_update) {
+        return not_stapled(identity, verdict.code,
+                           "its thisUpdate " + format_utc(verdict.this_update) +
+                               " is not newer than that of the revoked response in use (" +
+                               format_utc(current->this_update) + ")");
+    }
     for (const auto& warning : verdict.warnings) {
         log_(LogLevel::Warning, "GTLS0304: " + id_ + ": " + path_ + ": " + warning);
     }
     auto staple = std::make_shared<const Staple>(
         Staple{std::move(verdict.der), verdict.this_update, verdict.next_update, identity});
     current_.store(staple);
+    revoked_line_.clear();
     clear_problem();
     log_(LogLevel::Info, "GTLS0301: " + id_ + ": stapling OCSP response from " + path_ + " (thisUpdate " +
                              format_utc(staple->this_update) + ", nextUpdate " + format_utc(staple->next_update) + ")");
