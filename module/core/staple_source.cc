@@ -2,6 +2,7 @@
 
 #include "core/file_bytes.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -15,14 +16,6 @@ namespace {
 
 // The DER of a certificate: a parsed gnutls_x509_crt_t costs ~19 KB of ASN.1
 // tree, the DER about 0.5-1.5 KB, and validation (after a file change) is rare.
-std::vector<unsigned char> der_of(gnutls_x509_crt_t certificate) {
-    OwnedDatum der;
-    if (gnutls_x509_crt_export2(certificate, GNUTLS_X509_FMT_DER, der.out()) < 0) {
-        throw std::runtime_error("cannot export a certificate");
-    }
-    return {der.data(), der.data() + der.size()};
-}
-
 OwnedCrt parse_der(const std::vector<unsigned char>& der) {
     gnutls_x509_crt_t raw = nullptr;
     if (gnutls_x509_crt_init(&raw) < 0) throw std::runtime_error("cannot parse a certificate");
@@ -46,16 +39,29 @@ std::string identity_key(const FileIdentity& id) {
 
 }  // namespace
 
+std::vector<unsigned char> certificate_der(gnutls_x509_crt_t certificate) {
+    OwnedDatum der;
+    if (gnutls_x509_crt_export2(certificate, GNUTLS_X509_FMT_DER, der.out()) < 0) {
+        throw std::runtime_error("cannot export a certificate");
+    }
+    return {der.data(), der.data() + der.size()};
+}
+
 StapleSource::StapleSource(std::string id, std::string path, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
                            std::chrono::seconds check_interval, bool must_staple, const Clock& clock, LogSink log)
     : id_(std::move(id)),
       path_(std::move(path)),
-      leaf_der_(der_of(leaf)),
-      issuer_der_(der_of(issuer)),
+      leaf_der_(certificate_der(leaf)),
+      issuer_der_(certificate_der(issuer)),
       check_interval_(check_interval),
       problem_level_(must_staple ? LogLevel::Error : LogLevel::Warning),
       clock_(clock),
       log_(std::move(log)) {}
+
+void StapleSource::add_certificate(const std::string& id, std::chrono::seconds check_interval) {
+    id_ += ", " + id;
+    check_interval_ = std::min(check_interval_, check_interval);
+}
 
 void StapleSource::load_initial() { load_initial(clock_.now()); }
 

@@ -62,6 +62,10 @@ struct StapleStatus {
     unsigned long long served = 0;  // staples handed to handshakes
 };
 
+// The DER encoding of `certificate` (borrowed). Throws std::runtime_error if it
+// cannot be exported.
+std::vector<unsigned char> certificate_der(gnutls_x509_crt_t certificate);
+
 class StapleSource {
 public:
     // `id` is "ServerName:port#index" for log lines; `path` the response file;
@@ -120,8 +124,17 @@ public:
     StapleStatus status() const;
     StapleStatus status(TimePoint now) const;
 
+    // One more certificate (vhost, index) with the same response file, leaf and
+    // issuer is served by this source: `id` joins the name in log lines
+    // ("a:443#0, b:443#0") and the check interval becomes the shorter one.
+    // Only before any thread uses the source (post_config).
+    void add_certificate(const std::string& id, std::chrono::seconds check_interval);
+
+    // The certificate ids it serves, comma-separated, as log lines name them.
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
+    const std::vector<unsigned char>& leaf_der() const noexcept { return leaf_der_; }
+    const std::vector<unsigned char>& issuer_der() const noexcept { return issuer_der_; }
 
 private:
     void check_file(TimePoint now, bool force);
@@ -133,11 +146,11 @@ private:
     void note_expiry(TimePoint now);
     static bool valid_at(const Staple& staple, TimePoint now) noexcept;
 
-    const std::string id_;
+    std::string id_;  // set up before threads use the source (add_certificate)
     const std::string path_;
     const std::vector<unsigned char> leaf_der_;    // parsed only to validate a file
     const std::vector<unsigned char> issuer_der_;
-    const std::chrono::seconds check_interval_;
+    std::chrono::seconds check_interval_;  // as id_
     const LogLevel problem_level_;
     const Clock& clock_;
     LogSink log_;

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace gtls {
@@ -33,6 +34,20 @@ struct ServedChain {
 using SharedPriorities = std::shared_ptr<std::remove_pointer_t<gnutls_priority_t>>;
 using PriorityCaches = std::map<std::string, SharedPriorities>;
 
+// The staple sources of one configuration generation, one per distinct
+// (response file, leaf DER, issuer DER): vhosts that name the same file for the
+// same certificate share one source, so each process checks and reads that
+// file once. Each chain's status callback still points at the source for its
+// own leaf.
+using StapleSourceKey = std::tuple<std::string, std::vector<unsigned char>, std::vector<unsigned char>>;
+using StapleSources = std::map<StapleSourceKey, std::shared_ptr<StapleSource>>;
+
+// What the vhosts of one build share.
+struct SharedBuildState {
+    PriorityCaches priority_caches;
+    StapleSources staple_sources;
+};
+
 class VhostTls {
 public:
     // Loads and checks every chain/key pair of `config` and builds the GnuTLS
@@ -40,8 +55,9 @@ public:
     // GnuTLSCertificatePreference is order. Throws
     // std::runtime_error naming the directive, the certificate index and the
     // reason. Runs in check_config, as root, before workers exist.
-    // `priority_caches` lends compiled strings across the vhosts of one build.
-    static std::unique_ptr<VhostTls> build(server_rec* s, const ServerConfig& config, PriorityCaches& priority_caches);
+    // `shared` lends compiled priority strings and staple sources across the
+    // vhosts of one build.
+    static std::unique_ptr<VhostTls> build(server_rec* s, const ServerConfig& config, SharedBuildState& shared);
 
     VhostTls(const VhostTls&) = delete;
     VhostTls& operator=(const VhostTls&) = delete;
@@ -66,8 +82,11 @@ public:
     // One entry per configured chain, in configuration order (the position is
     // the "#n" of certificate ids).
     const std::vector<ServedChain>& chains() const { return chains_; }
-    // One entry per configured chain, as chains(); nullptr where nothing is stapled.
-    const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
+    // One entry per configured chain, as chains(); nullptr where nothing is
+    // stapled. A source may be shared with other vhosts (see StapleSources).
+    const std::vector<std::shared_ptr<StapleSource>>& staples() const { return staples_; }
+    // "ServerName:port#index" of the configured chain `index`.
+    std::string certificate_id(std::size_t index) const { return id_ + "#" + std::to_string(index); }
 
 private:
     VhostTls() = default;
@@ -83,9 +102,9 @@ private:
     OwnedDatum ticket_key_;
     unsigned session_lifetime_seconds_ = 0;
     std::string session_scope_;
-    std::vector<std::unique_ptr<StapleSource>> staples_;
+    std::vector<std::shared_ptr<StapleSource>> staples_;
 
-    void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);
+    void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains, StapleSources& sources);
 };
 
 // The clock staples are judged by in httpd (the real one).

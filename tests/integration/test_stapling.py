@@ -193,6 +193,32 @@ def test_sni_each_vhost_its_own_staple(httpd_factory, pki, port, tmp_path):
         assert received_staple(port, name, pki, ECDSA_ONLY, tmp_path) == responses[name]
 
 
+def test_vhosts_naming_the_same_file_and_certificate_share_one_source(httpd_factory, pki, port, tmp_path):
+    leaf = pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    other = free_port()
+    response_file = server.root / "shared.der"
+    first = make_response(pki, leaf, response_file)
+    extra = f'  GnuTLSOCSPResponseFile "{response_file}"\n  GnuTLSOCSPCheckInterval 1'
+    server.write_config(f"Listen 127.0.0.1:{port}\nListen 127.0.0.1:{other}\n" +
+                        tls_vhost(port, "a.test", [leaf], extra=extra) + tls_vhost(other, "a.test", [leaf], extra=extra))
+    server.start(wait_port=port)
+    for each in (port, other):
+        assert received_staple(each, "a.test", pki, ECDSA_ONLY, tmp_path) == first, each
+    # One source: the file is read once per process and the log line names both certificates.
+    loads = [line for line in server.read_error_log().splitlines() if "GTLS0301" in line]
+    assert loads, server.read_error_log()
+    for line in loads:
+        names = re.search(r"GTLS0301: (.*): stapling OCSP response from (\S+)", line)
+        assert names and names.group(2) == str(response_file), line
+        assert sorted(names.group(1).split(", ")) == sorted([f"a.test:{port}#0", f"a.test:{other}#0"]), line
+    renewed = make_response(pki, leaf, tmp_path / "renewed.der", days=3)
+    replace_atomically(response_file, renewed)
+    for each in (port, other):
+        wait_until(lambda: received_staple(each, "a.test", pki, ECDSA_ONLY, tmp_path) == renewed, timeout=5,
+                   what=f"the renewed response on port {each}")
+
+
 def test_stapling_off_and_empty_entry(httpd_factory, pki, port, tmp_path):
     leaf_rsa, leaf_ecdsa = pki.leaf("a.test", "rsa"), pki.leaf("a.test", "ecdsa")
     server = httpd_factory()
