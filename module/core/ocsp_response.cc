@@ -258,14 +258,16 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
     verdict.this_update = from_time_t(first.this_update);
     verdict.has_next_update = first.next_update != static_cast<time_t>(-1);
     if (verdict.has_next_update) verdict.next_update = from_time_t(first.next_update);
+    verdict.cert_status = first.status == GNUTLS_OCSP_CERT_GOOD      ? OcspCertStatus::Good
+                          : first.status == GNUTLS_OCSP_CERT_REVOKED ? OcspCertStatus::Revoked
+                                                                     : OcspCertStatus::Unknown;
+    if (verdict.cert_status == OcspCertStatus::Revoked) verdict.revocation_time = from_time_t(first.revocation_time);
+    // A response rejected for its times still says what it says.
+    const std::string saying = verdict.cert_status == OcspCertStatus::Revoked
+                                   ? "; it says the certificate is REVOKED (since " + format_utc(verdict.revocation_time) + ")"
+                               : verdict.cert_status == OcspCertStatus::Unknown ? "; it says the certificate is unknown"
+                                                                                : "";
 
-    if (first.status == GNUTLS_OCSP_CERT_REVOKED) {
-        return reject(std::move(verdict), OcspVerdictCode::Revoked,
-                      "the certificate is REVOKED (since " + format_utc(from_time_t(first.revocation_time)) + ")");
-    }
-    if (first.status != GNUTLS_OCSP_CERT_GOOD) {
-        return reject(std::move(verdict), OcspVerdictCode::Unknown, "the responder does not know the certificate");
-    }
     // RFC 6960 section 4.2.2.1: "Responses whose nextUpdate value is earlier than the
     // local system time value SHOULD be considered unreliable. Responses whose
     // thisUpdate time is later than the local system time SHOULD be considered
@@ -273,18 +275,29 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
     if (verdict.this_update > now + kMaxOcspClockSkew) {
         return reject(std::move(verdict), OcspVerdictCode::NotYetValid,
                       "thisUpdate " + format_utc(verdict.this_update) + " is in the future (more than " +
-                          std::to_string(kMaxOcspClockSkew.count()) + " minutes after now, " + format_utc(now) + ")");
+                          std::to_string(kMaxOcspClockSkew.count()) + " minutes after now, " + format_utc(now) + ")" +
+                          saying);
     }
     // Section 2.4: "If nextUpdate is not set, the responder is indicating that newer
     // revocation information is available all the time." Such a response has no end
     // of validity, so it is never stapled.
     if (!verdict.has_next_update) {
         return reject(std::move(verdict), OcspVerdictCode::NoNextUpdate,
-                      "the response has no nextUpdate, so nobody can tell when it goes stale");
+                      "the response has no nextUpdate, so nobody can tell when it goes stale" + saying);
     }
     if (verdict.next_update <= now) {
         return reject(std::move(verdict), OcspVerdictCode::Expired,
-                      "nextUpdate " + format_utc(verdict.next_update) + " has passed");
+                      "nextUpdate " + format_utc(verdict.next_update) + " has passed" + saying);
+    }
+    // Section 2.2: 'The "revoked" state indicates that the certificate has been
+    // revoked' and 'The "unknown" state indicates that the responder doesn't know
+    // about the certificate being requested'. Either is the current truth.
+    if (verdict.cert_status == OcspCertStatus::Revoked) {
+        return reject(std::move(verdict), OcspVerdictCode::Revoked,
+                      "the certificate is REVOKED (since " + format_utc(verdict.revocation_time) + ")");
+    }
+    if (verdict.cert_status != OcspCertStatus::Good) {
+        return reject(std::move(verdict), OcspVerdictCode::Unknown, "the responder does not know the certificate");
     }
     if (first.digest != GNUTLS_DIG_SHA1) {
         const char* name = gnutls_digest_get_name(first.digest);

@@ -20,8 +20,10 @@ inline constexpr std::chrono::minutes kMaxOcspClockSkew{5};
 // Why a response file may or may not be stapled; verdict_name() gives each a stable
 // name. Checks run in this order, the first failing one decides: size, empty, parse,
 // response status, first SingleResponse is the leaf's (hash algorithm usable, serial
-// and issuer name hash, then issuer key hash), signer, signature, certificate status,
-// thisUpdate, nextUpdate present, nextUpdate not passed.
+// and issuer name hash, then issuer key hash), signer, signature, thisUpdate,
+// nextUpdate present, nextUpdate not passed, certificate status. So Revoked and
+// Unknown name responses that are otherwise valid (signed, for this certificate,
+// current): the truth about the certificate, which a StapleSource acts on.
 enum class OcspVerdictCode {
     Good,                   // "good": may be stapled
     TooLarge,               // "too-large": more than kMaxOcspResponseSize bytes
@@ -33,8 +35,8 @@ enum class OcspVerdictCode {
     WrongIssuerKey,         // "wrong-issuer-key": same serial and issuer name, another issuer key
     UntrustedSigner,        // "untrusted-signer": signer is neither the issuer nor its OCSP responder
     BadSignature,           // "bad-signature": the signature does not verify
-    Revoked,                // "revoked": certStatus revoked
-    Unknown,                // "unknown": certStatus unknown
+    Revoked,                // "revoked": a valid response, certStatus revoked
+    Unknown,                // "unknown": a valid response, certStatus unknown
     NotYetValid,            // "not-yet-valid": thisUpdate more than kMaxOcspClockSkew after now
     NoNextUpdate,           // "no-next-update": nextUpdate absent
     Expired,                // "expired": nextUpdate <= now
@@ -45,6 +47,10 @@ enum class OcspVerdictCode {
 // Returns a view of a static string; any thread.
 std::string_view verdict_name(OcspVerdictCode code) noexcept;
 
+// certStatus of the first SingleResponse (RFC 6960 section 4.2.1), known once
+// the signature is verified.
+enum class OcspCertStatus { NotChecked, Good, Revoked, Unknown };
+
 struct OcspVerdict {
     OcspVerdictCode code = OcspVerdictCode::Unparsable;
     std::string reason;                  // for the admin: what is wrong (empty when good)
@@ -52,6 +58,10 @@ struct OcspVerdict {
     TimePoint this_update{};
     TimePoint next_update{};             // set when present
     bool has_next_update = false;
+    // Set once the signature verified: also on a response rejected for its times
+    // (an expired response saying revoked is still news for the admin).
+    OcspCertStatus cert_status = OcspCertStatus::NotChecked;
+    TimePoint revocation_time{};         // set when cert_status is Revoked
     std::vector<std::string> warnings;   // acceptable but worth saying (e.g. SHA-256 CertID)
 
     bool good() const { return code == OcspVerdictCode::Good; }
@@ -63,8 +73,9 @@ struct OcspVerdict {
 // only a successful response whose first SingleResponse is the leaf's (serial,
 // issuer name hash and issuer key hash), signed by the issuer or by a responder
 // certificate included in the response that the issuer issued with
-// id-kp-OCSPSigning, with status good, thisUpdate at most kMaxOcspClockSkew ahead
-// of `now` and a nextUpdate after `now`. Only the first SingleResponse counts,
+// id-kp-OCSPSigning, thisUpdate at most kMaxOcspClockSkew ahead of `now`, a
+// nextUpdate after `now`, and status good (Good), revoked (Revoked) or unknown
+// (Unknown). Only the first SingleResponse counts,
 // because clients look at no other. A CertID hashed with anything but SHA-1 is
 // accepted with a warning. The returned verdict owns its copy of the DER bytes.
 // Throws only std::bad_alloc. Caveat: GnuTLS checks a delegated signer's

@@ -2,6 +2,7 @@
 
 #include "core/file_bytes.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -15,14 +16,6 @@ namespace {
 
 // The DER of a certificate: a parsed gnutls_x509_crt_t costs ~19 KB of ASN.1
 // tree, the DER about 0.5-1.5 KB, and validation (after a file change) is rare.
-std::vector<unsigned char> der_of(gnutls_x509_crt_t certificate) {
-    OwnedDatum der;
-    if (gnutls_x509_crt_export2(certificate, GNUTLS_X509_FMT_DER, der.out()) < 0) {
-        throw std::runtime_error("cannot export a certificate");
-    }
-    return {der.data(), der.data() + der.size()};
-}
-
 OwnedCrt parse_der(const std::vector<unsigned char>& der) {
     gnutls_x509_crt_t raw = nullptr;
     if (gnutls_x509_crt_init(&raw) < 0) throw std::runtime_error("cannot parse a certificate");
@@ -46,16 +39,29 @@ std::string identity_key(const FileIdentity& id) {
 
 }  // namespace
 
+std::vector<unsigned char> certificate_der(gnutls_x509_crt_t certificate) {
+    OwnedDatum der;
+    if (gnutls_x509_crt_export2(certificate, GNUTLS_X509_FMT_DER, der.out()) < 0) {
+        throw std::runtime_error("cannot export a certificate");
+    }
+    return {der.data(), der.data() + der.size()};
+}
+
 StapleSource::StapleSource(std::string id, std::string path, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
                            std::chrono::seconds check_interval, bool must_staple, const Clock& clock, LogSink log)
     : id_(std::move(id)),
       path_(std::move(path)),
-      leaf_der_(der_of(leaf)),
-      issuer_der_(der_of(issuer)),
+      leaf_der_(certificate_der(leaf)),
+      issuer_der_(certificate_der(issuer)),
       check_interval_(check_interval),
       problem_level_(must_staple ? LogLevel::Error : LogLevel::Warning),
       clock_(clock),
       log_(std::move(log)) {}
+
+void StapleSource::add_certificate(const std::string& id, std::chrono::seconds check_interval) {
+    id_ += ", " + id;
+    check_interval_ = std::min(check_interval_, check_interval);
+}
 
 void StapleSource::load_initial() { load_initial(clock_.now()); }
 
@@ -123,6 +129,18 @@ void StapleSource::note_expiry(TimePoint now) {
 }
 
 void StapleSource::check_file(TimePoint now, bool force) {
+    check_file_state(now, force);
+    report_revoked(now);
+}
+
+void StapleSource::report_revoked(TimePoint now) {
+    std::shared_ptr<const Staple> staple = current_.load();
+    if (staple && staple->revoked && valid_at(*staple, now) && !revoked_line_.empty()) {
+        log_(LogLevel::Error, revoked_line_);
+    }
+}
+
+void StapleSource::check_file_state(TimePoint now, bool force) {
     last_check_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     last_check_monotonic_.store(clock_.monotonic_now().time_since_epoch().count(), std::memory_order_relaxed);
     checked_.store(true, std::memory_order_release);
@@ -139,9 +157,10 @@ void StapleSource::check_file(TimePoint now, bool force) {
                        "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
         note_expiry(now);
     };
-    auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason) {
+    auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason,
+                           bool says_revoked = false) {
         const std::string name(verdict_name(code));
-        report_problem(code == OcspVerdictCode::Revoked ? LogLevel::Error : problem_level_,
+        report_problem(says_revoked ? LogLevel::Error : problem_level_,
                        identity_key(identity) + ":" + name,
                        "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (" + name + "): " + reason +
                            keeping);
@@ -211,15 +230,63 @@ void StapleSource::check_file(TimePoint now, bool force) {
                                       " changed while being read; reading it again at the next check");
             return note_expiry(now);
         }
-        return not_stapled(identity, verdict.code, verdict.reason);
+        const bool says_revoked = verdict.cert_status == OcspCertStatus::Revoked;
+        if (verdict.code != OcspVerdictCode::Revoked && verdict.code != OcspVerdictCode::Unknown) {
+            return not_stapled(identity, verdict.code, verdict.reason, says_revoked);
+        }
+        // A valid response saying revoked or unknown: the truth, unless the staple
+        // in use is newer information.
+        const std::shared_ptr<const Staple> current = current_.load();
+        if (current && verdict.this_update <= current->this_update) {
+            return not_stapled(identity, verdict.code,
+                               verdict.reason + "; its thisUpdate " + format_utc(verdict.this_update) +
+                                   " is not newer than that of the response in use (" +
+                                   format_utc(current->this_update) + ")",
+                               says_revoked);
+        }
+        if (verdict.code == OcspVerdictCode::Unknown) {
+            current_.store(nullptr);
+            revoked_line_.clear();
+            report_problem(problem_level_, identity_key(identity) + ":unknown",
+                           "GTLS0302: " + id_ + ": OCSP response " + path_ + " not stapled (unknown): " +
+                               verdict.reason +
+                               (current ? "; the previous response is withdrawn: no staple for this certificate"
+                                        : "; no staple for this certificate"));
+            return;
+        }
+        // RFC 6960 section 2.2: 'The "revoked" state indicates that the certificate
+        // has been revoked': clients are told so (as mod_ssl does), and the admin
+        // at every check while it lasts.
+        auto staple = std::make_shared<const Staple>(Staple{std::move(verdict.der), verdict.this_update,
+                                                            verdict.next_update, identity, true,
+                                                            verdict.revocation_time});
+        current_.store(staple);
+        revoked_line_ = "GTLS0308: " + id_ + ": the certificate is REVOKED (since " +
+                        format_utc(staple->revocation_time) + "): stapling the OCSP response from " + path_ +
+                        " that says so (thisUpdate " + format_utc(staple->this_update) + ", nextUpdate " +
+                        format_utc(staple->next_update) + "); clients will refuse the certificate: replace it";
+        last_problem_key_.clear();
+        std::lock_guard lock(status_mutex_);
+        last_problem_ = revoked_line_;
+        return;
     }
 
+    // A good answer older than a revoked one in use (a restored backup, say) is
+    // not news: the certificate stays revoked.
+    if (const std::shared_ptr<const Staple> current = current_.load();
+        current && current->revoked && verdict.this_update <= current->this_update) {
+        return not_stapled(identity, verdict.code,
+                           "its thisUpdate " + format_utc(verdict.this_update) +
+                               " is not newer than that of the revoked response in use (" +
+                               format_utc(current->this_update) + ")");
+    }
     for (const auto& warning : verdict.warnings) {
         log_(LogLevel::Warning, "GTLS0304: " + id_ + ": " + path_ + ": " + warning);
     }
     auto staple = std::make_shared<const Staple>(
         Staple{std::move(verdict.der), verdict.this_update, verdict.next_update, identity});
     current_.store(staple);
+    revoked_line_.clear();
     clear_problem();
     log_(LogLevel::Info, "GTLS0301: " + id_ + ": stapling OCSP response from " + path_ + " (thisUpdate " +
                              format_utc(staple->this_update) + ", nextUpdate " + format_utc(staple->next_update) + ")");

@@ -47,6 +47,8 @@ struct Staple {
     TimePoint this_update;
     TimePoint next_update;
     FileIdentity file;               // the file state it was read from
+    bool revoked = false;            // certStatus revoked: stapled, since it is the truth
+    TimePoint revocation_time{};     // set when revoked
 };
 
 // What the status page shows for one certificate; a copy, owned by the caller.
@@ -59,6 +61,10 @@ struct StapleStatus {
     TimePoint last_check{};         // when the file was last looked at (epoch if never)
     unsigned long long served = 0;  // staples handed to handshakes
 };
+
+// The DER encoding of `certificate` (borrowed). Throws std::runtime_error if it
+// cannot be exported.
+std::vector<unsigned char> certificate_der(gnutls_x509_crt_t certificate);
 
 class StapleSource {
 public:
@@ -81,9 +87,14 @@ public:
     void load_initial(TimePoint now);
 
     // Stats the file; only if its identity (device, inode, size, mtime, ctime)
-    // changed since the last read, reads it (files over kMaxOcspResponseSize are
-    // refused from their size alone), validates it and publishes it only if
-    // valid. An invalid, unreadable or missing file keeps the current staple
+    // changed since the last read, opens and reads it (files over
+    // kMaxOcspResponseSize are refused from their size alone), validates it and
+    // publishes it only if valid. A valid response (signed, for this
+    // certificate, current) whose thisUpdate is newer than the current staple's
+    // (or when there is none) and that says revoked replaces the staple at once
+    // and is stapled itself; one that says unknown withdraws the staple. While
+    // the staple in service says revoked, every call logs it (GTLS0308, error).
+    // Any other invalid, unreadable or missing file keeps the current staple
     // (served until its own nextUpdate) and is logged once per file state and
     // reason. A file that changed while being read, or whose response is not yet
     // valid, is read again at the next call. Returns false at once, doing
@@ -101,7 +112,7 @@ public:
     std::chrono::seconds check_interval() const noexcept { return check_interval_; }
 
     // The handshake path: no I/O, no lock a slow operation holds, no throw. The
-    // current staple if it is valid at `now` (thisUpdate at most
+    // current staple (good or revoked) if it is valid at `now` (thisUpdate at most
     // kMaxOcspClockSkew ahead, nextUpdate after `now`), else nullptr; counts
     // what it hands out. The caller shares ownership of the immutable snapshot.
     // Any thread.
@@ -113,22 +124,33 @@ public:
     StapleStatus status() const;
     StapleStatus status(TimePoint now) const;
 
+    // One more certificate (vhost, index) with the same response file, leaf and
+    // issuer is served by this source: `id` joins the name in log lines
+    // ("a:443#0, b:443#0") and the check interval becomes the shorter one.
+    // Only before any thread uses the source (post_config).
+    void add_certificate(const std::string& id, std::chrono::seconds check_interval);
+
+    // The certificate ids it serves, comma-separated, as log lines name them.
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
+    const std::vector<unsigned char>& leaf_der() const noexcept { return leaf_der_; }
+    const std::vector<unsigned char>& issuer_der() const noexcept { return issuer_der_; }
 
 private:
     void check_file(TimePoint now, bool force);
+    void check_file_state(TimePoint now, bool force);
+    void report_revoked(TimePoint now);
     void report_problem(LogLevel level, const std::string& key, const std::string& message);
     void clear_problem();
     void forget_identity() noexcept { have_identity_ = false; }
     void note_expiry(TimePoint now);
     static bool valid_at(const Staple& staple, TimePoint now) noexcept;
 
-    const std::string id_;
+    std::string id_;  // set up before threads use the source (add_certificate)
     const std::string path_;
     const std::vector<unsigned char> leaf_der_;    // parsed only to validate a file
     const std::vector<unsigned char> issuer_der_;
-    const std::chrono::seconds check_interval_;
+    std::chrono::seconds check_interval_;  // as id_
     const LogLevel problem_level_;
     const Clock& clock_;
     LogSink log_;
@@ -146,6 +168,7 @@ private:
     FileIdentity identity_;
     std::string last_problem_key_;
     std::weak_ptr<const Staple> expiry_reported_for_;
+    std::string revoked_line_;  // GTLS0308 for the current staple when it says revoked
 
     // Short critical sections only: what status() copies.
     mutable std::mutex status_mutex_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -16,13 +17,15 @@ namespace gtls {
 
 namespace {
 
+// Each distinct source once, although vhosts may share one.
 template <typename Visit>
 void for_each_staple(server_rec* main_server, Visit&& visit) {
+    std::set<const StapleSource*> seen;
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         VhostTls* tls = server_config(s).tls;
         if (tls == nullptr) continue;
         for (const auto& staple : tls->staples()) {
-            if (staple) visit(*staple);
+            if (staple && seen.insert(staple.get()).second) visit(*staple);
         }
     }
 }

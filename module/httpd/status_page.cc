@@ -93,6 +93,7 @@ int gtls_status_hook(request_rec* r, int flags) {
                 }
                 any = true;
                 StapleStatus status = source->status();
+                status.id = tls->certificate_id(index);  // the source may serve other vhosts too
                 if (short_form) {
                     ap_rprintf(r, "GTLSStaple: %s serving=%s served=%" APR_UINT64_T_FMT " this_update=%s next_update=%s file=%s problem=%s\n",
                                status.id.c_str(), status.serving ? "yes" : "no", static_cast<apr_uint64_t>(status.served),

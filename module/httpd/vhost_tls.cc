@@ -70,7 +70,8 @@ LogSink log_sink_for(server_rec* s) {
 
 }  // namespace
 
-std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, PriorityCaches& priority_caches) {
+std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, SharedBuildState& shared) {
+    PriorityCaches& priority_caches = shared.priority_caches;
     std::unique_ptr<VhostTls> tls(new VhostTls());
     tls->server_ = s;
     tls->id_ = server_name_port(s);
@@ -123,7 +124,7 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         tls->credential_index_[configured] = static_cast<unsigned>(rc);
     }
 
-    tls->bind_staples(config, chains);
+    tls->bind_staples(config, chains, shared.staple_sources);
     for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
 
     const std::string priorities = config.priorities.value_or(std::string(kDefaultPriorities));
@@ -199,7 +200,8 @@ std::string fetched_response_file(const std::string& directory, gnutls_x509_crt_
 
 }  // namespace
 
-void VhostTls::bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains) {
+void VhostTls::bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains,
+                            StapleSources& sources) {
     const std::size_t certificates = chains.size();
     if (config.ocsp_response_files.size() > certificates) {
         fail("GnuTLSOCSPResponseFile: " + std::to_string(config.ocsp_response_files.size()) + " occurrence(s) for " +
@@ -210,7 +212,7 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
     staples_.resize(certificates);
     for (std::size_t index = 0; index < certificates; ++index) {
         const CertificateChain& chain = chains[index];
-        const std::string certificate_id = id_ + "#" + std::to_string(index);
+        const std::string certificate_id = this->certificate_id(index);
         const std::string* configured_file = config.response_file(index);
         // Without a response file mod_gtls fetches the response itself, from
         // GnuTLSOCSPResponderURL or the responder the certificate names.
@@ -248,9 +250,15 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
                 std::chrono::seconds(config.ocsp_failure_timeout.value_or(kDefaultOcspFailureTimeoutSeconds)),
                 chain.must_staple()});
         }
-        staples_[index] = std::make_unique<StapleSource>(certificate_id, file, chain.leaf(), chain.issuer(),
-                                                         interval, chain.must_staple(), staple_clock(),
-                                                         log_sink_for(server_));
+        std::shared_ptr<StapleSource>& source =
+            sources[StapleSourceKey(file, certificate_der(chain.leaf()), certificate_der(chain.issuer()))];
+        if (source) {
+            source->add_certificate(certificate_id, interval);
+        } else {
+            source = std::make_shared<StapleSource>(certificate_id, file, chain.leaf(), chain.issuer(), interval,
+                                                    chain.must_staple(), staple_clock(), log_sink_for(server_));
+        }
+        staples_[index] = source;
         int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
                                                                       staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
@@ -301,13 +309,13 @@ void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
 
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     bool all_built = true;
-    PriorityCaches priority_caches;
+    SharedBuildState shared;
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         ServerConfig& config = server_config(s);
         config.tls = nullptr;
         if (!config.is_enabled()) continue;
         try {
-            config.tls = pool_own(pconf, VhostTls::build(s, config, priority_caches));
+            config.tls = pool_own(pconf, VhostTls::build(s, config, shared));
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
                          config.tls->id().c_str(), config.tls->chains().size());
         } catch (const std::exception& e) {

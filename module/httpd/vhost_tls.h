@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace gtls {
@@ -48,6 +49,20 @@ struct FetchedStaple {
 using SharedPriorities = std::shared_ptr<std::remove_pointer_t<gnutls_priority_t>>;
 using PriorityCaches = std::map<std::string, SharedPriorities>;
 
+// The staple sources of one configuration generation, one per distinct
+// (response file, leaf DER, issuer DER): vhosts that name the same file for the
+// same certificate share one source, so each process checks and reads that
+// file once. Each chain's status callback still points at the source for its
+// own leaf.
+using StapleSourceKey = std::tuple<std::string, std::vector<unsigned char>, std::vector<unsigned char>>;
+using StapleSources = std::map<StapleSourceKey, std::shared_ptr<StapleSource>>;
+
+// What the vhosts of one build share.
+struct SharedBuildState {
+    PriorityCaches priority_caches;
+    StapleSources staple_sources;
+};
+
 class VhostTls {
 public:
     // Loads and checks every chain/key pair of `config` and builds the GnuTLS
@@ -55,8 +70,9 @@ public:
     // GnuTLSCertificatePreference is order. Throws
     // std::runtime_error naming the directive, the certificate index and the
     // reason. Runs in check_config, as root, before workers exist.
-    // `priority_caches` lends compiled strings across the vhosts of one build.
-    static std::unique_ptr<VhostTls> build(server_rec* s, const ServerConfig& config, PriorityCaches& priority_caches);
+    // `shared` lends compiled priority strings and staple sources across the
+    // vhosts of one build.
+    static std::unique_ptr<VhostTls> build(server_rec* s, const ServerConfig& config, SharedBuildState& shared);
 
     VhostTls(const VhostTls&) = delete;
     VhostTls& operator=(const VhostTls&) = delete;
@@ -87,8 +103,11 @@ public:
     bool serves_like(const VhostTls& other) const;
     // GnuTLSClientVerify; the CAs and CRLs are in credentials().
     ClientVerify client_verify() const { return client_verify_; }
-    // One entry per configured chain, as chains(); nullptr where nothing is stapled.
-    const std::vector<std::unique_ptr<StapleSource>>& staples() const { return staples_; }
+    // One entry per configured chain, as chains(); nullptr where nothing is
+    // stapled. A source may be shared with other vhosts (see StapleSources).
+    const std::vector<std::shared_ptr<StapleSource>>& staples() const { return staples_; }
+    // "ServerName:port#index" of the configured chain `index`.
+    std::string certificate_id(std::size_t index) const { return id_ + "#" + std::to_string(index); }
     // The chains whose responses mod_gtls fetches, in configuration order.
     const std::vector<FetchedStaple>& fetched_staples() const { return fetched_staples_; }
 
@@ -108,10 +127,10 @@ private:
     std::string session_scope_;
     ClientVerify client_verify_ = ClientVerify::Ignore;
     std::string client_ca_file_, client_crl_file_;
-    std::vector<std::unique_ptr<StapleSource>> staples_;
+    std::vector<std::shared_ptr<StapleSource>> staples_;
     std::vector<FetchedStaple> fetched_staples_;
 
-    void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains);
+    void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains, StapleSources& sources);
     void load_client_verification(const ServerConfig& config);
 };
 

@@ -104,16 +104,18 @@ def test_rename_and_in_place_replacement_picked_up_without_reload(dual, pki, por
     assert server.generations() == generations, "no reload may be needed"
 
 
-@pytest.mark.parametrize("bad", ["truncated", "revoked", "other-certificate", "missing"])
+@pytest.mark.parametrize("bad", ["truncated", "older-revoked", "other-certificate", "missing"])
 def test_bad_replacement_keeps_the_last_good_staple(dual, pki, port, tmp_path, bad):
     server, ocsp_dir, responses, (rsa, ecdsa) = dual
     target = ocsp_dir / "ecdsa.der"
     if bad == "truncated":
         replace_atomically(target, responses["ecdsa"][: len(responses["ecdsa"]) // 2])
         expected_log = r"GTLS0302: a\.test:\d+#1: OCSP response .* not stapled \(unparsable\)"
-    elif bad == "revoked":
-        replace_atomically(target, make_response(pki, ecdsa, tmp_path / "revoked.der", status="R"))
-        expected_log = r"GTLS0302: a\.test:\d+#1: .* not stapled \(revoked\)"
+    elif bad == "older-revoked":
+        # Signed before the response in use: not news, so not stapled (but an error).
+        replace_atomically(target, make_response(pki, ecdsa, tmp_path / "revoked.der", status="R",
+                                                 shift_seconds=-60))
+        expected_log = r"GTLS0302: a\.test:\d+#1: .* not stapled \(revoked\): .* is not newer"
         server.allow_error(expected_log)
     elif bad == "other-certificate":
         replace_atomically(target, responses["rsa"])
@@ -128,6 +130,38 @@ def test_bad_replacement_keeps_the_last_good_staple(dual, pki, port, tmp_path, b
     pids = [re.search(r"\[pid (\d+)", line).group(1)
             for line in server.read_error_log().splitlines() if re.search(expected_log, line)]
     assert pids and len(pids) == len(set(pids)), pids
+
+
+def test_newer_revoked_response_is_stapled_at_once(dual, pki, port, tmp_path):
+    server, ocsp_dir, responses, (rsa, ecdsa) = dual
+    revoked_log = rf"\[gtls:error\].*GTLS0308: a\.test:{port}#1: the certificate is REVOKED"
+    server.allow_error(revoked_log)
+    # Signed 2 s ahead, so its thisUpdate is surely newer than the good one's.
+    replace_atomically(ocsp_dir / "ecdsa.der",
+                       make_response(pki, ecdsa, tmp_path / "revoked.der", status="R", shift_seconds=2))
+
+    def openssl_status():
+        code, out = s_client(port, "a.test", pki.ca, extra=["-status", "-tls1_3", "-sigalgs", "ECDSA+SHA256"])
+        assert code == 0, out
+        return out
+    wait_until(lambda: "Cert Status: revoked" in openssl_status(), timeout=5, what="the revoked staple")
+    # The other chain keeps its good staple.
+    assert received_staple(port, "a.test", pki, RSA_ONLY, tmp_path) == responses["rsa"]
+    # Logged at error at every check (interval 1 s) while it is in use.
+    wait_until(lambda: len(re.findall(revoked_log, server.read_error_log())) >= 3, timeout=10,
+               what="repeated GTLS0308 lines")
+
+
+def test_newer_unknown_response_withdraws_the_staple(dual, pki, port, tmp_path):
+    server, ocsp_dir, responses, (rsa, ecdsa) = dual
+    replace_atomically(ocsp_dir / "ecdsa.der",
+                       make_response(pki, ecdsa, tmp_path / "unknown.der", status="U", shift_seconds=2))
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b"", timeout=5,
+               what="no staple after an unknown response")
+    assert re.search(rf"GTLS0302: a\.test:{port}#1: .* not stapled \(unknown\): .*the previous response is withdrawn",
+                     server.read_error_log())
+    code, out = s_client(port, "a.test", pki.ca, extra=["-status", "-tls1_3", "-sigalgs", "ECDSA+SHA256"])
+    assert code == 0 and "OCSP response: no response sent" in out, out
 
 
 def test_expiry_stops_stapling(httpd_factory, pki, port, tmp_path):
@@ -157,6 +191,32 @@ def test_sni_each_vhost_its_own_staple(httpd_factory, pki, port, tmp_path):
     server.start(wait_port=port)
     for name in ("a.test", "b.test"):
         assert received_staple(port, name, pki, ECDSA_ONLY, tmp_path) == responses[name]
+
+
+def test_vhosts_naming_the_same_file_and_certificate_share_one_source(httpd_factory, pki, port, tmp_path):
+    leaf = pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    other = free_port()
+    response_file = server.root / "shared.der"
+    first = make_response(pki, leaf, response_file)
+    extra = f'  GnuTLSOCSPResponseFile "{response_file}"\n  GnuTLSOCSPCheckInterval 1'
+    server.write_config(f"Listen 127.0.0.1:{port}\nListen 127.0.0.1:{other}\n" +
+                        tls_vhost(port, "a.test", [leaf], extra=extra) + tls_vhost(other, "a.test", [leaf], extra=extra))
+    server.start(wait_port=port)
+    for each in (port, other):
+        assert received_staple(each, "a.test", pki, ECDSA_ONLY, tmp_path) == first, each
+    # One source: the file is read once per process and the log line names both certificates.
+    loads = [line for line in server.read_error_log().splitlines() if "GTLS0301" in line]
+    assert loads, server.read_error_log()
+    for line in loads:
+        names = re.search(r"GTLS0301: (.*): stapling OCSP response from (\S+)", line)
+        assert names and names.group(2) == str(response_file), line
+        assert sorted(names.group(1).split(", ")) == sorted([f"a.test:{port}#0", f"a.test:{other}#0"]), line
+    renewed = make_response(pki, leaf, tmp_path / "renewed.der", days=3)
+    replace_atomically(response_file, renewed)
+    for each in (port, other):
+        wait_until(lambda: received_staple(each, "a.test", pki, ECDSA_ONLY, tmp_path) == renewed, timeout=5,
+                   what=f"the renewed response on port {each}")
 
 
 def test_stapling_off_and_empty_entry(httpd_factory, pki, port, tmp_path):

@@ -112,6 +112,22 @@ TEST_F(OcspResponseTest, RevokedAndUnknown) {
     EXPECT_NE(unknown.reason.find("does not know"), std::string::npos) << unknown.reason;
 }
 
+TEST_F(OcspResponseTest, RevokedOrUnknownOnlyForCurrentResponses) {
+    auto revoked = check("revoked.der");
+    EXPECT_EQ(revoked.cert_status, OcspCertStatus::Revoked);
+    EXPECT_EQ(format_utc(revoked.revocation_time), "2026-01-01T00:00:00Z");
+    // Past its nextUpdate it is judged expired, and still says what it says.
+    auto expired = check("revoked.der", "leaf-ecdsa", revoked.next_update + 1s);
+    EXPECT_EQ(expired.code, OcspVerdictCode::Expired);
+    EXPECT_EQ(expired.cert_status, OcspCertStatus::Revoked);
+    EXPECT_NE(expired.reason.find("it says the certificate is REVOKED"), std::string::npos) << expired.reason;
+    auto early = check("unknown.der", "leaf-ecdsa", revoked.this_update - 1h);
+    EXPECT_EQ(early.code, OcspVerdictCode::NotYetValid);
+    EXPECT_EQ(early.cert_status, OcspCertStatus::Unknown);
+    EXPECT_EQ(check("good-ecdsa.der").cert_status, OcspCertStatus::Good);
+    EXPECT_EQ(check("bad-signature.der").cert_status, OcspCertStatus::NotChecked);
+}
+
 TEST_F(OcspResponseTest, ExpiredWhenNextUpdateHasPassed) {
     auto good = check("good-ecdsa.der");
     auto verdict = check("good-ecdsa.der", "leaf-ecdsa", good.next_update + 1s);

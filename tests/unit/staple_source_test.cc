@@ -126,7 +126,7 @@ TEST_F(StapleSourceTest, InvalidReplacementKeepsTheLastGoodAndLogsOnce) {
     install("good-ecdsa.der");
     auto source = make();
     source->load_initial();
-    for (const char* bad : {"truncated.der", "revoked.der"}) {
+    for (const char* bad : {"truncated.der", "other-certificate.der"}) {
         install(bad);
         for (int i = 0; i < 3; ++i) {
             clock_.advance(2s);
@@ -135,13 +135,108 @@ TEST_F(StapleSourceTest, InvalidReplacementKeepsTheLastGoodAndLogsOnce) {
         }
     }
     EXPECT_EQ(count_logs("(unparsable)"), 1);
-    EXPECT_EQ(count_logs("(revoked)"), 1);
-    bool revoked_at_error = false;
-    for (const auto& [level, message] : logs_) {
-        if (message.find("(revoked)") != std::string::npos) revoked_at_error = level == LogLevel::Error;
+    EXPECT_EQ(count_logs("(wrong-certificate)"), 1);
+    EXPECT_NE(source->status().last_problem.find("wrong-certificate"), std::string::npos);
+}
+
+TEST_F(StapleSourceTest, NewerRevokedResponseEndsTheGoodStapleAndIsStapled) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    install("revoked-later.der");
+    clock_.advance(2s);
+    source->refresh();
+    // At once, long before the good response's nextUpdate; clients see the truth.
+    EXPECT_EQ(served(*source), fixture_bytes("revoked-later.der"));
+    auto staple = source->staple_for_handshake();
+    ASSERT_TRUE(staple);
+    EXPECT_TRUE(staple->revoked);
+    EXPECT_EQ(count_logs("GTLS0308"), 1);
+    EXPECT_EQ(level_of("GTLS0308"), LogLevel::Error);
+    EXPECT_EQ(count_logs("REVOKED (since 2026-01-01T00:00:00Z)"), 1);
+    // Logged at every check while it lasts, although the file does not change.
+    for (int i = 0; i < 3; ++i) {
+        clock_.advance(2s);
+        source->refresh();
     }
-    EXPECT_TRUE(revoked_at_error);
-    EXPECT_NE(source->status().last_problem.find("revoked"), std::string::npos);
+    EXPECT_EQ(count_logs("GTLS0308"), 4);
+    auto status = source->status();
+    EXPECT_TRUE(status.serving);
+    EXPECT_NE(status.last_problem.find("GTLS0308"), std::string::npos);
+    // An older good response (a restored backup) does not hide the revocation.
+    install("good-ecdsa.der");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("revoked-later.der"));
+    EXPECT_EQ(count_logs("not newer than that of the revoked response in use"), 1);
+    // A newer good one does (a certificate hold released), and the error stops.
+    install("good-later.der");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("good-later.der"));
+    const int revoked_lines = count_logs("GTLS0308");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(count_logs("GTLS0308"), revoked_lines);
+    EXPECT_EQ(source->status().last_problem, "");
+}
+
+TEST_F(StapleSourceTest, RevokedResponseOlderThanTheStapleIsLoggedNotStapled) {
+    install("good-later.der");
+    auto source = make();
+    source->load_initial();
+    install("revoked-later.der");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("good-later.der"));
+    EXPECT_EQ(count_logs("GTLS0308"), 0);
+    EXPECT_EQ(count_logs("(revoked)"), 1);
+    EXPECT_EQ(level_of("(revoked)"), LogLevel::Error);
+    EXPECT_EQ(count_logs("is not newer than that of the response in use"), 1);
+}
+
+TEST_F(StapleSourceTest, RevokedAtStartIsStapled) {
+    install("revoked-later.der");
+    auto source = make();
+    source->load_initial();
+    EXPECT_EQ(served(*source), fixture_bytes("revoked-later.der"));
+    EXPECT_EQ(count_logs("GTLS0308"), 1);
+}
+
+TEST_F(StapleSourceTest, ExpiredRevokedResponseIsNotStapledButLoggedAsError) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    install("revoked-later.der");
+    clock_.advance(72h);  // past both responses' nextUpdate
+    source->refresh();
+    EXPECT_TRUE(served(*source).empty());
+    EXPECT_EQ(count_logs("(expired)"), 1);
+    EXPECT_EQ(level_of("(expired)"), LogLevel::Error);
+    EXPECT_EQ(count_logs("it says the certificate is REVOKED"), 1);
+}
+
+TEST_F(StapleSourceTest, NewerUnknownResponseWithdrawsTheStaple) {
+    install("good-ecdsa.der");
+    auto source = make();
+    source->load_initial();
+    install("unknown-later.der");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_TRUE(served(*source).empty());
+    EXPECT_FALSE(source->status().staple);
+    EXPECT_EQ(count_logs("(unknown)"), 1);
+    EXPECT_EQ(level_of("(unknown)"), LogLevel::Warning);
+    EXPECT_EQ(count_logs("the previous response is withdrawn"), 1);
+    for (int i = 0; i < 3; ++i) {
+        clock_.advance(2s);
+        source->refresh();
+    }
+    EXPECT_EQ(count_logs("(unknown)"), 1) << "logged once per file state";
+    install("good-later.der");
+    clock_.advance(2s);
+    source->refresh();
+    EXPECT_EQ(served(*source), fixture_bytes("good-later.der"));
 }
 
 TEST_F(StapleSourceTest, FileRemovalKeepsTheStapleWithAWarning) {
@@ -232,6 +327,7 @@ TEST_F(StapleSourceTest, ConcurrentRefreshesNeverServeAnythingButValidResponses)
     source->load_initial();
     const auto good_a = fixture_bytes("good-ecdsa.der");
     const auto good_b = fixture_bytes("delegated.der");
+    const auto revoked = fixture_bytes("revoked.der");  // valid too: stapled when newer
     std::atomic<bool> stop{false};
     std::atomic<int> bad{0};
     std::vector<std::thread> readers;
@@ -240,7 +336,7 @@ TEST_F(StapleSourceTest, ConcurrentRefreshesNeverServeAnythingButValidResponses)
             while (!stop) {
                 source->refresh();
                 auto bytes = served(*source);
-                if (bytes != good_a && bytes != good_b) ++bad;
+                if (bytes != good_a && bytes != good_b && bytes != revoked) ++bad;
             }
         });
     }
@@ -560,13 +656,13 @@ TEST_F(StapleSourceTest, StatusReportsTheLastCheckAndProblem) {
     EXPECT_EQ(before.path, path_);
     source->load_initial();
     EXPECT_EQ(source->status().last_check, clock_.now());
-    install("revoked.der");
+    install("truncated.der");
     clock_.advance(2s);
     source->refresh();
     auto after = source->status();
     EXPECT_EQ(after.last_check, clock_.now());
     EXPECT_TRUE(after.serving);
-    EXPECT_NE(after.last_problem.find("(revoked)"), std::string::npos);
+    EXPECT_NE(after.last_problem.find("(unparsable)"), std::string::npos);
     EXPECT_EQ(after.served, 0u);
     served(*source);
     served(*source);

@@ -193,6 +193,7 @@ class Httpd:
         return result.returncode, result.stdout + result.stderr
 
     def start(self, wait_port: int = None):
+        generations = self.generations()
         result = self._ctl("-k", "start")
         if result.returncode != 0:
             raise RuntimeError(f"httpd did not start: {result.stdout}{result.stderr}\n{self.read_error_log()}")
@@ -202,6 +203,11 @@ class Httpd:
             time.sleep(0.05)
         if wait_port:
             wait_for_port(wait_port)
+            # The port opens before the parent logs that it runs: wait for that
+            # line too, or a later generations() count (graceful()) would take
+            # it for the next generation.
+            while self.generations() <= generations and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def pid(self) -> int:
         return int(self.pid_file.read_text().strip())

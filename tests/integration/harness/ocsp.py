@@ -15,11 +15,12 @@ def _index_line(status, cert: Path):
 
 
 def make_response(pki, leaf, out: Path, status="V", minutes=None, days=2, shift_seconds=0, signer=None):
-    """Writes a DER response for `leaf` (status V=good, R=revoked) to `out`.
-    `shift_seconds` < 0 signs it that many seconds in the past (faketime)."""
+    """Writes a DER response for `leaf` (status V=good, R=revoked, U=unknown) to
+    `out`. `shift_seconds` < 0 signs it that many seconds in the past, > 0 in
+    the future (faketime)."""
     out = Path(out)
     index = out.with_suffix(".idx")
-    index.write_text(_index_line(status, leaf.cert))
+    index.write_text("" if status == "U" else _index_line(status, leaf.cert))
     Path(f"{index}.attr").write_text("unique_subject = no\n")
     signer_cert, signer_key = signer or (pki.intermediate, pki.intermediate_key)
     validity = ["-nmin", str(minutes)] if minutes is not None else ["-ndays", str(days)]
