@@ -98,7 +98,7 @@ std::shared_ptr<const Staple> StapleSource::staple_for_handshake() noexcept {
 std::shared_ptr<const Staple> StapleSource::staple_for_handshake(TimePoint now) noexcept {
     std::shared_ptr<const Staple> staple = current_.load();
     if (!staple || !valid_at(*staple, now)) return nullptr;
-    served_.fetch_add(1, std::memory_order_relaxed);
+    served_->fetch_add(1, std::memory_order_relaxed);
     return staple;
 }
 
@@ -303,7 +303,7 @@ StapleStatus StapleSource::status(TimePoint now) const {
     if (checked_.load(std::memory_order_acquire)) {
         status.last_check = TimePoint(TimePoint::duration(last_check_.load(std::memory_order_relaxed)));
     }
-    status.served = served_.load(std::memory_order_relaxed);
+    status.served = served_->load(std::memory_order_relaxed);
     std::lock_guard lock(status_mutex_);
     status.last_problem = last_problem_;
     return status;

@@ -131,6 +131,11 @@ public:
     void add_certificate(const std::string& id, std::chrono::seconds check_interval);
 
     // The certificate ids it serves, comma-separated, as log lines name them.
+    // Counts staples in `shared` from now on (an address-free atomic in memory
+    // every worker process maps), so status() reports the server's total.
+    // Before any handshake; `shared` must outlive the source.
+    void count_in(std::atomic<unsigned long long>* shared) noexcept { served_ = shared; }
+
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
     const std::vector<unsigned char>& leaf_der() const noexcept { return leaf_der_; }
@@ -159,7 +164,10 @@ private:
     std::atomic<TimePoint::rep> last_check_{0};            // wall clock, for the status page
     std::atomic<MonotonicPoint::rep> last_check_monotonic_{0};  // for pacing
     std::atomic<bool> checked_{false};
-    std::atomic<unsigned long long> served_{0};
+    std::atomic<unsigned long long> own_served_{0};
+    // Where handshakes count staples: own_served_, or a slot in memory shared
+    // by all worker processes (count_in).
+    std::atomic<unsigned long long>* served_ = &own_served_;
 
     // Held by the one thread doing file work (refresh takes it with try_lock).
     std::mutex refresh_mutex_;

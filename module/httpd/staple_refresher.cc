@@ -5,7 +5,11 @@
 #include "httpd/server_config.h"
 #include "httpd/vhost_tls.h"
 
+#include <apr_shm.h>
+
 #include <algorithm>
+#include <atomic>
+#include <new>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -76,8 +80,26 @@ private:
 
 }  // namespace
 
-void load_all_staples(server_rec* main_server) {
-    for_each_staple(main_server, [](StapleSource& staple) { staple.load_initial(); });
+void load_all_staples(server_rec* main_server, apr_pool_t* pconf) {
+    std::vector<StapleSource*> sources;
+    for_each_staple(main_server, [&](StapleSource& staple) {
+        staple.load_initial();
+        sources.push_back(&staple);
+    });
+    if (sources.empty()) return;
+    // One counter per source in anonymous shared memory, mapped before the
+    // workers fork, so the status page shows the whole server's count.
+    using Counter = std::atomic<unsigned long long>;
+    static_assert(Counter::is_always_lock_free, "counters shared between processes must be lock-free");
+    apr_shm_t* shm = nullptr;
+    apr_status_t rv = apr_shm_create(&shm, sources.size() * sizeof(Counter), nullptr, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, main_server,
+                     "GTLS0309: no shared memory for staple counters; server-status counts per process");
+        return;
+    }
+    auto* counters = static_cast<Counter*>(apr_shm_baseaddr_get(shm));
+    for (std::size_t i = 0; i < sources.size(); ++i) sources[i]->count_in(new (&counters[i]) Counter(0));
 }
 
 void start_staple_refresher(server_rec* main_server, apr_pool_t* pchild) {

@@ -6,8 +6,9 @@
 
 namespace gtls {
 
-// post_config: reads every response file once (logs go to the error log).
-void load_all_staples(server_rec* main_server);
+// post_config: reads every response file once (logs go to the error log) and
+// gives the sources counters in memory shared by all worker processes.
+void load_all_staples(server_rec* main_server, apr_pool_t* pconf);
 
 // child_init: starts the refresher thread of this worker process; it stops when
 // `pchild` is destroyed (the process exits).

@@ -49,3 +49,26 @@ def test_no_session_line_over_plain_http(httpd_factory, pki, port):
     assert "Current TLS session" not in text
     html = urllib.request.urlopen(f"http://127.0.0.1:{plain}/server-status", timeout=10).read().decode()
     assert "<dt>Using TLS:</dt><dd>no</dd>" in html, html
+
+
+def test_served_counts_are_the_whole_servers(httpd_factory, pki, port, tmp_path):
+    """Handshakes spread over several worker processes; whichever process
+    answers the status page reports all of them."""
+    from harness.ocsp import make_response
+    from test_stapling import ECDSA_ONLY, received_staple
+    server = httpd_factory()
+    status_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa")
+    response = tmp_path / "a.der"
+    make_response(pki, leaf, response)
+    server.write_config("StartServers 3\nMinSpareThreads 75\n" + f"Listen 127.0.0.1:{port}\n" +
+                        tls_vhost(port, "a.test", [leaf], extra=f'  GnuTLSOCSPResponseFile "{response}"') +
+                        f"Listen 127.0.0.1:{status_port}\n<VirtualHost 127.0.0.1:{status_port}>\n{STATUS}</VirtualHost>\n")
+    server.start(wait_port=port)
+    assert len(server.children()) >= 3
+    handshakes = 12
+    for _ in range(handshakes):
+        assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b""
+    for _ in range(6):  # several reads, answered by whichever process
+        text = urllib.request.urlopen(f"http://127.0.0.1:{status_port}/server-status?auto", timeout=10).read().decode()
+        assert re.search(rf"GTLSStaple: a\.test:{port}#0 serving=yes served={handshakes} ", text), text
