@@ -22,6 +22,44 @@ std::string dn_of(gnutls_x509_crt_t certificate, Getter getter, const char* what
     return text_of(dn.get());
 }
 
+// The DN components mod_ssl names (SSL_*_S_DN_x509), by OID.
+constexpr std::pair<const char*, const char*> kDnComponents[] = {
+    {"C", "2.5.4.6"},   {"ST", "2.5.4.8"},   {"L", "2.5.4.7"},   {"O", "2.5.4.10"},  {"OU", "2.5.4.11"},
+    {"CN", "2.5.4.3"},  {"T", "2.5.4.12"},   {"I", "2.5.4.43"},  {"G", "2.5.4.42"},  {"S", "2.5.4.4"},
+    {"D", "2.5.4.13"},  {"UID", "0.9.2342.19200300.100.1.1"},     {"Email", "1.2.840.113549.1.9.1"},
+};
+
+using DnByOid = int (*)(gnutls_x509_crt_t, const char*, unsigned, unsigned, void*, size_t*);
+
+// Each component of a DN as "PREFIX_NAME" (the first), "PREFIX_NAME_1" (the
+// second) and so on, as mod_ssl numbers repeated components.
+void add_dn_parts(gnutls_x509_crt_t certificate, DnByOid get, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>& parts) {
+    for (const auto& [name, oid] : kDnComponents) {
+        for (unsigned index = 0;; ++index) {
+            char value[1024];
+            size_t size = sizeof(value);
+            if (get(certificate, oid, index, 0, value, &size) != 0) break;
+            parts.emplace_back(prefix + name + (index ? "_" + std::to_string(index) : ""), std::string(value, size));
+        }
+    }
+}
+
+void add_san_parts(gnutls_x509_crt_t certificate, std::vector<std::pair<std::string, std::string>>& parts) {
+    unsigned dns = 0, email = 0;
+    for (unsigned sequence = 0;; ++sequence) {
+        char value[1024];
+        size_t size = sizeof(value);
+        int type = gnutls_x509_crt_get_subject_alt_name(certificate, sequence, value, &size, nullptr);
+        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+        if (type == GNUTLS_SAN_DNSNAME) parts.emplace_back("SAN_DNS_" + std::to_string(dns++), std::string(value, size));
+        if (type == GNUTLS_SAN_RFC822NAME) {
+            parts.emplace_back("SAN_Email_" + std::to_string(email++), std::string(value, size));
+        }
+        if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER) break;
+    }
+}
+
 }  // namespace
 
 std::string format_certificate_time(time_t t) {
@@ -46,12 +84,6 @@ CertificateFacts describe_certificate(gnutls_x509_crt_t certificate) {
     facts.pem = text_of(pem.get());
     facts.subject_dn = dn_of(certificate, gnutls_x509_crt_get_dn3, "subject");
     facts.issuer_dn = dn_of(certificate, gnutls_x509_crt_get_issuer_dn3, "issuer");
-    char common_name[1024];
-    size_t common_name_size = sizeof(common_name);
-    if (gnutls_x509_crt_get_dn_by_oid(certificate, GNUTLS_OID_X520_COMMON_NAME, 0, 0, common_name,
-                                      &common_name_size) == 0) {
-        facts.subject_cn.assign(common_name, common_name_size);
-    }
 
     unsigned char serial[64];
     size_t size = sizeof(serial);
@@ -65,11 +97,15 @@ CertificateFacts describe_certificate(gnutls_x509_crt_t certificate) {
     }
     facts.version = std::to_string(gnutls_x509_crt_get_version(certificate));
     facts.not_before = format_certificate_time(gnutls_x509_crt_get_activation_time(certificate));
-    facts.not_after = format_certificate_time(gnutls_x509_crt_get_expiration_time(certificate));
+    facts.expires = gnutls_x509_crt_get_expiration_time(certificate);
+    facts.not_after = format_certificate_time(facts.expires);
     auto key = static_cast<gnutls_pk_algorithm_t>(gnutls_x509_crt_get_pk_algorithm(certificate, nullptr));
     if (const char* name = gnutls_pk_algorithm_get_name(key)) facts.key_algorithm = name;
     auto signature = static_cast<gnutls_sign_algorithm_t>(gnutls_x509_crt_get_signature_algorithm(certificate));
     if (const char* name = gnutls_sign_get_name(signature)) facts.signature_algorithm = name;
+    add_dn_parts(certificate, gnutls_x509_crt_get_dn_by_oid, "S_DN_", facts.parts);
+    add_dn_parts(certificate, gnutls_x509_crt_get_issuer_dn_by_oid, "I_DN_", facts.parts);
+    add_san_parts(certificate, facts.parts);
     return facts;
 }
 

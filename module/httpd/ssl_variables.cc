@@ -56,7 +56,6 @@ const CertificateFacts* client_certificate(gnutls_session_t session, apr_pool_t*
 const char* certificate_variable(const CertificateFacts& facts, const char* field) {
     if (std::strcmp(field, "CERT") == 0) return facts.pem.c_str();
     if (std::strcmp(field, "S_DN") == 0) return facts.subject_dn.c_str();
-    if (std::strcmp(field, "S_DN_CN") == 0) return facts.subject_cn.empty() ? nullptr : facts.subject_cn.c_str();
     if (std::strcmp(field, "I_DN") == 0) return facts.issuer_dn.c_str();
     if (std::strcmp(field, "M_SERIAL") == 0) return facts.serial_hex.c_str();
     if (std::strcmp(field, "M_VERSION") == 0) return facts.version.c_str();
@@ -135,7 +134,6 @@ const Variable kVariables[] = {
          return gnutls_safe_renegotiation_status(connection.session()) ? "true" : "false";
      }},
     {"SSL_SERVER_S_DN", true, true, nullptr, "S_DN"},
-    {"SSL_SERVER_S_DN_CN", true, true, nullptr, "S_DN_CN"},
     {"SSL_SERVER_I_DN", true, true, nullptr, "I_DN"},
     {"SSL_SERVER_M_SERIAL", true, true, nullptr, "M_SERIAL"},
     {"SSL_SERVER_M_VERSION", true, true, nullptr, "M_VERSION"},
@@ -146,7 +144,6 @@ const Variable kVariables[] = {
     // mod_ssl exports the certificate only with ExportCertData.
     {"SSL_SERVER_CERT", false, true, nullptr, "CERT"},
     {"SSL_CLIENT_S_DN", true, true, nullptr, "S_DN", true},
-    {"SSL_CLIENT_S_DN_CN", true, true, nullptr, "S_DN_CN", true},
     {"SSL_CLIENT_I_DN", true, true, nullptr, "I_DN", true},
     {"SSL_CLIENT_M_SERIAL", true, true, nullptr, "M_SERIAL", true},
     {"SSL_CLIENT_M_VERSION", true, true, nullptr, "M_VERSION", true},
@@ -177,6 +174,17 @@ void TlsConnection::remember_variables() {
             variables_[i] = source ? certificate_variable(*source, v.certificate_field) : nullptr;
         }
     }
+    // The per-component and per-name variables (SSL_CLIENT_S_DN_CN, ..._SAN_DNS_0).
+    for (const auto& [prefix, source] : {std::pair{"SSL_SERVER_", facts}, std::pair{"SSL_CLIENT_", client}}) {
+        if (source == nullptr) continue;
+        for (const auto& [suffix, value] : source->parts) {
+            certificate_parts_.emplace_back(apr_pstrcat(c_->pool, prefix, suffix.c_str(), nullptr), value.c_str());
+        }
+    }
+    if (client != nullptr) {
+        const long days = static_cast<long>((client->expires - std::time(nullptr)) / 86400);
+        certificate_parts_.emplace_back("SSL_CLIENT_V_REMAIN", apr_ltoa(c_->pool, days < 0 ? 0 : days));
+    }
 }
 
 const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
@@ -187,6 +195,9 @@ const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
         if (handshake_done_) return variables_[i];
         // Before the handshake only session-independent values (all with a compute) exist.
         return v.needs_handshake ? nullptr : v.compute(*this, pool);
+    }
+    for (const auto& [part, value] : certificate_parts_) {
+        if (strcasecmp(part, name) == 0) return value;
     }
     return nullptr;
 }
@@ -209,6 +220,13 @@ void TlsConnection::export_variables(apr_table_t* env) const {
             apr_table_setn(env, kVariables[i].name, variables_[i]);
         } else {
             apr_table_addn(env, kVariables[i].name, variables_[i]);
+        }
+    }
+    for (const auto& [part, value] : certificate_parts_) {
+        if (present) {
+            apr_table_setn(env, part, value);
+        } else {
+            apr_table_addn(env, part, value);
         }
     }
 }

@@ -92,7 +92,7 @@ public:
     const char* variable(const char* name, apr_pool_t* pool) const;
     // Adds mod_ssl's StdEnvVars set to `env` (a request's subprocess_env).
     void export_variables(apr_table_t* env) const;
-    static constexpr std::size_t kVariableCount = 34;
+    static constexpr std::size_t kVariableCount = 32;
 
     // SSL_CLIENT_VERIFY, as the handshake's verification found it ("" until
     // then; a resumed session is judged when its variables are worked out).
@@ -168,6 +168,8 @@ private:
 
     // SSL_* values, in the order of ssl_variables.cc's table, from the handshake on.
     std::array<const char*, kVariableCount> variables_{};
+    // SSL_{SERVER,CLIENT}_{S,I}_DN_*, _SAN_*, SSL_CLIENT_V_REMAIN: (name, value) in c->pool.
+    std::vector<std::pair<const char*, const char*>> certificate_parts_;
     std::string client_verify_result_;
 };
 

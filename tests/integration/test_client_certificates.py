@@ -154,3 +154,21 @@ def test_configuration_errors(httpd_factory, pki, port, conf, expected):
                                                                            extra=conf))
     assert code != 0
     assert expected in out, out
+
+
+def test_dn_components_and_alternative_names(httpd_factory, pki, port):
+    server, cgi = start(httpd_factory, pki, port, "require")
+    dave = pki.client("dave", extra=['unit = "ops"', 'unit = "dev"', 'country = "DE"',
+                                     'email = "dave@example.test"', 'dns_name = "dave.example.test"'])
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(dave))
+    assert status == 200, err
+    env = variables(body)
+    assert env["SSL_CLIENT_S_DN_CN"] == "dave"
+    assert env["SSL_CLIENT_S_DN_O"] == "mod_gtls tests"
+    assert env["SSL_CLIENT_S_DN_C"] == "DE"
+    assert {env["SSL_CLIENT_S_DN_OU"], env["SSL_CLIENT_S_DN_OU_1"]} == {"ops", "dev"}
+    assert env["SSL_CLIENT_I_DN_CN"] == "mod_gtls test intermediate"
+    assert env["SSL_CLIENT_SAN_Email_0"] == "dave@example.test"
+    assert env["SSL_CLIENT_SAN_DNS_0"] == "dave.example.test"
+    assert 363 <= int(env["SSL_CLIENT_V_REMAIN"]) <= 365
+    assert env["SSL_SERVER_S_DN_CN"] == "a.test" and env["SSL_SERVER_SAN_DNS_0"] == "a.test"

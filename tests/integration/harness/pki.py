@@ -89,13 +89,16 @@ class Pki:
         self._leaves[key] = leaf
         return leaf
 
-    def client(self, name: str, key_type: str = "ecdsa") -> Leaf:
+    def client(self, name: str, key_type: str = "ecdsa", extra=()) -> Leaf:
         """A client certificate (TLS Web Client Authentication) for `name`,
-        issued by the intermediate, with its chain file; made on first use."""
-        key = ("client", name, key_type)
+        issued by the intermediate, with its chain file; made on first use.
+        `extra`: more certtool template lines (units, e-mail, DNS names)."""
+        extra = tuple(extra)
+        key = ("client", name, key_type, extra)
         if key in self._leaves:
             return self._leaves[key]
-        base = self.dir / f"client-{name}-{key_type}"
+        base = self.dir / (f"client-{name}-{key_type}" +
+                           (("-" + hashlib.sha256("\n".join(extra).encode()).hexdigest()[:8]) if extra else ""))
         key_path, cert, chain = Path(f"{base}.key"), Path(f"{base}.pem"), Path(f"{base}.chain.pem")
         if key_type == "rsa":
             _certtool("--generate-privkey", "--key-type", "rsa", "--bits", "2048", "--outfile", str(key_path))
@@ -104,7 +107,7 @@ class Pki:
         _certtool("--generate-certificate", "--load-privkey", str(key_path),
                   "--load-ca-certificate", str(self.intermediate), "--load-ca-privkey", str(self.intermediate_key),
                   "--outfile", str(cert), "--template", _template(Path(f"{base}.tmpl"), [
-                      f'cn = "{name}"', 'organization = "mod_gtls tests"', "tls_www_client", "signing_key",
+                      f'cn = "{name}"', 'organization = "mod_gtls tests"', *extra, "tls_www_client", "signing_key",
                       "expiration_days = 365"]))
         chain.write_text(cert.read_text() + self.intermediate.read_text())
         os.chmod(key_path, 0o644)  # read by the test's client processes
