@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 
 #include <string>
+#include <vector>
 
 namespace gtls {
 
@@ -16,7 +17,8 @@ namespace gtls {
 int verify_client_certificate(gnutls_session_t session) noexcept;
 
 // SSL_CLIENT_VERIFY for the session's peer certificate, as mod_ssl spells it:
-// "NONE" (none sent), "SUCCESS", or "FAILED:reason".
-std::string client_certificate_verdict(gnutls_session_t session);
+// "NONE" (none sent), "SUCCESS", or "FAILED:reason". The certificate must also
+// carry every extended key usage in `key_purposes` (GnuTLSClientKeyPurpose).
+std::string client_certificate_verdict(gnutls_session_t session, const std::vector<std::string>& key_purposes);
 
 }  // namespace gtls

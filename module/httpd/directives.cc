@@ -91,6 +91,39 @@ const char* set_file(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+const char* set_client_key_purposes(cmd_parms* cmd, void*, int argc, char* const argv[]) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        if (argc == 0) return directive_error(cmd, "needs at least one OID");
+        std::vector<std::string> oids;
+        for (int i = 0; i < argc; ++i) {
+            const std::string oid = argv[i];
+            const bool dotted = !oid.empty() && oid.find_first_not_of("0123456789.") == std::string::npos &&
+                                oid.front() != '.' && oid.back() != '.' && oid.find("..") == std::string::npos;
+            if (!dotted) return directive_error(cmd, "wants dotted OIDs such as 1.3.6.1.5.5.7.3.2, not '" + oid + "'");
+            oids.push_back(oid);
+        }
+        config.client_key_purposes = std::move(oids);
+        return nullptr;
+    });
+}
+
+// mod_gnutls's values: Off, On (16 KiB) or the largest PEM size in bytes.
+const char* set_export_certificates(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        if (strcasecmp(arg, "off") == 0) {
+            config.export_certificates_size = 0;
+        } else if (strcasecmp(arg, "on") == 0) {
+            config.export_certificates_size = 16 * 1024;
+        } else {
+            auto size = parse_seconds(arg, 0, 1024 * 1024);  // a whole number in range, whatever its unit
+            if (!size) return directive_error(cmd, "must be On, Off or a size in bytes up to 1048576, not '" +
+                                                       std::string(arg) + "'");
+            config.export_certificates_size = *size.value;
+        }
+        return nullptr;
+    });
+}
+
 const char* set_ocsp_response_dir(cmd_parms* cmd, void*, const char* arg) {
     if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
     return handle(cmd, [&](ServerConfig&) -> const char* {
@@ -287,6 +320,10 @@ const command_rec kDirectives[] = {
           "PEM file of the CAs whose client certificates are accepted"),
     take1("GnuTLSClientCRLFile", set_file<&ServerConfig::client_crl_file>, RSRC_CONF,
           "PEM file of CRLs checked when verifying client certificates"),
+    take_argv("GnuTLSClientKeyPurpose", set_client_key_purposes, RSRC_CONF,
+              "Extended key usage OIDs a client certificate must all carry"),
+    take1("GnuTLSExportCertificates", set_export_certificates, RSRC_CONF,
+          "On|Off|BYTES: put SSL_SERVER_CERT and SSL_CLIENT_CERT (PEM) in CGI/SSI environments"),
     // mod_gnutls's other names for the certificate and key directives.
     take1("GnuTLSX509CertificateFile", add_certificate_file, RSRC_CONF, "same as GnuTLSCertificateFile"),
     take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),
@@ -297,8 +334,6 @@ const command_rec kDirectives[] = {
     take12("GnuTLSOCSPCacheTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSOCSPFuzzTime", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
-    take12("GnuTLSClientKeyPurpose", ignore_directive, RSRC_CONF, "no effect until client certificates are supported"),
-    take12("GnuTLSExportCertificates", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyCAFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyCRLFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyCertificateFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),

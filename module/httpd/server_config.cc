@@ -64,6 +64,8 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.client_verify = merged(base.config.client_verify, add.config.client_verify);
     out.client_ca_file = merged(base.config.client_ca_file, add.config.client_ca_file);
     out.client_crl_file = merged(base.config.client_crl_file, add.config.client_crl_file);
+    out.client_key_purposes = merged(base.config.client_key_purposes, add.config.client_key_purposes);
+    out.export_certificates_size = merged(base.config.export_certificates_size, add.config.export_certificates_size);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
     out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
                                                                : base.config.first_directive_file;

@@ -31,6 +31,8 @@ struct ServerConfig {
     std::optional<ClientVerify> client_verify;
     std::optional<std::string> client_ca_file;   // GnuTLSClientCAFile / GnuTLSX509CAFile
     std::optional<std::string> client_crl_file;  // GnuTLSClientCRLFile
+    std::optional<std::vector<std::string>> client_key_purposes;  // GnuTLSClientKeyPurpose OIDs
+    std::optional<long> export_certificates_size;  // GnuTLSExportCertificates; 0 = Off
     std::optional<long> cache_timeout;
     // GnuTLSOCSPResponseFile, one entry per occurrence: the n-th belongs to the
     // n-th certificate; entry[0] is the leaf's response file ("" = none), further

@@ -164,7 +164,9 @@ void TlsConnection::remember_variables() {
     const CertificateFacts* client = client_certificate(session_.get(), c_->pool);
     // A resumed session skipped the handshake's verification: judge the
     // certificate it carries now.
-    if (client_verify_result_.empty()) client_verify_result_ = client_certificate_verdict(session_.get());
+    if (client_verify_result_.empty()) {
+        client_verify_result_ = client_certificate_verdict(session_.get(), vhost_->client_key_purposes());
+    }
     for (std::size_t i = 0; i < std::size(kVariables); ++i) {
         const Variable& v = kVariables[i];
         const CertificateFacts* source = v.client_certificate ? client : facts;
@@ -215,11 +217,24 @@ void TlsConnection::export_variables(apr_table_t* env) const {
                   (strncasecmp(entry[i].key, "SSL_", 4) == 0 || strcasecmp(entry[i].key, "HTTPS") == 0);
     }
     for (std::size_t i = 0; i < std::size(kVariables); ++i) {
-        if (!kVariables[i].exported || variables_[i] == nullptr) continue;
+        const char* value = variables_[i];
+        if (value == nullptr) continue;
+        if (!kVariables[i].exported) {
+            // Only the PEM certificates, with GnuTLSExportCertificates; one
+            // larger than its size goes out empty, never cut short.
+            const std::size_t limit = vhost_->export_certificates_size();
+            if (limit == 0) continue;
+            if (std::strlen(value) > limit) {
+                ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                              "GTLS0241: %s is %" APR_SIZE_T_FMT " bytes, more than GnuTLSExportCertificates allows "
+                              "(%" APR_SIZE_T_FMT "); exported empty", kVariables[i].name, std::strlen(value), limit);
+                value = "";
+            }
+        }
         if (present) {
-            apr_table_setn(env, kVariables[i].name, variables_[i]);
+            apr_table_setn(env, kVariables[i].name, value);
         } else {
-            apr_table_addn(env, kVariables[i].name, variables_[i]);
+            apr_table_addn(env, kVariables[i].name, value);
         }
     }
     for (const auto& [part, value] : certificate_parts_) {

@@ -167,7 +167,7 @@ bool VhostTls::serves_like(const VhostTls& other) const {
     // Compiled priorities are shared by every vhost of a build with the same string.
     if (priorities_ != other.priorities_ || credential_index_ != other.credential_index_) return false;
     if (client_verify_ != other.client_verify_ || client_ca_file_ != other.client_ca_file_ ||
-        client_crl_file_ != other.client_crl_file_) {
+        client_crl_file_ != other.client_crl_file_ || client_key_purposes_ != other.client_key_purposes_) {
         return false;
     }
     return std::equal(chains_.begin(), chains_.end(), other.chains_.begin(), other.chains_.end(),
@@ -268,6 +268,8 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
 // GnuTLS sends the CA file's subjects as the acceptable CAs and checks client
 // certificates against them (and the CRLs) when the connection verifies.
 void VhostTls::load_client_verification(const ServerConfig& config) {
+    export_certificates_size_ = static_cast<std::size_t>(config.export_certificates_size.value_or(0));
+    client_key_purposes_ = config.client_key_purposes.value_or(std::vector<std::string>{});
     client_verify_ = config.client_verify.value_or(ClientVerify::Ignore);
     if (client_verify_ == ClientVerify::Ignore) return;
     if (!config.client_ca_file) {

@@ -103,6 +103,10 @@ public:
     bool serves_like(const VhostTls& other) const;
     // GnuTLSClientVerify; the CAs and CRLs are in credentials().
     ClientVerify client_verify() const { return client_verify_; }
+    // GnuTLSClientKeyPurpose: extended key usages a client certificate must carry.
+    const std::vector<std::string>& client_key_purposes() const { return client_key_purposes_; }
+    // GnuTLSExportCertificates: largest PEM put in CGI environments, 0 for none.
+    std::size_t export_certificates_size() const { return export_certificates_size_; }
     // One entry per configured chain, as chains(); nullptr where nothing is
     // stapled. A source may be shared with other vhosts (see StapleSources).
     const std::vector<std::shared_ptr<StapleSource>>& staples() const { return staples_; }
@@ -127,6 +131,8 @@ private:
     std::string session_scope_;
     ClientVerify client_verify_ = ClientVerify::Ignore;
     std::string client_ca_file_, client_crl_file_;
+    std::vector<std::string> client_key_purposes_;
+    std::size_t export_certificates_size_ = 0;
     std::vector<std::shared_ptr<StapleSource>> staples_;
     std::vector<FetchedStaple> fetched_staples_;
 

@@ -172,3 +172,33 @@ def test_dn_components_and_alternative_names(httpd_factory, pki, port):
     assert env["SSL_CLIENT_SAN_DNS_0"] == "dave.example.test"
     assert 363 <= int(env["SSL_CLIENT_V_REMAIN"]) <= 365
     assert env["SSL_SERVER_S_DN_CN"] == "a.test" and env["SSL_SERVER_SAN_DNS_0"] == "a.test"
+
+
+def test_key_purpose_is_required(httpd_factory, pki, port):
+    client_auth, email_protection = "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"
+    server, cgi = start(httpd_factory, pki, port, "request",
+                        extra=f"  GnuTLSClientKeyPurpose {client_auth} {email_protection}")
+    url = f"https://a.test:{port}{cgi}"
+    plain = pki.client("alice")  # TLS Web Client Authentication only
+    status, _, body, err = curl(url, pki.ca, "a.test", port, extra=with_cert(plain))
+    assert status == 200, err
+    assert variables(body)["SSL_CLIENT_VERIFY"] == f"FAILED:the certificate lacks key purpose {email_protection}"
+    both = pki.client("erin", extra=["email_protection_key"])
+    status, _, body, err = curl(url, pki.ca, "a.test", port, extra=with_cert(both))
+    assert (status, variables(body)["SSL_CLIENT_VERIFY"]) == (200, "SUCCESS"), err
+
+
+@pytest.mark.parametrize("setting,exported", [("On", True), ("Off", False), ("100", "empty")])
+def test_export_certificates(httpd_factory, pki, port, setting, exported):
+    server, cgi = start(httpd_factory, pki, port, "require", extra=f"  GnuTLSExportCertificates {setting}")
+    alice = pki.client("alice")
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(alice))
+    assert status == 200, err
+    text = body.decode()
+    if exported is True:
+        assert "SSL_CLIENT_CERT=-----BEGIN CERTIFICATE-----" in text and "SSL_SERVER_CERT=-----BEGIN" in text
+    elif exported == "empty":
+        assert "SSL_CLIENT_CERT=\n" in text and "SSL_SERVER_CERT=\n" in text, text
+        assert "GTLS0241" in server.read_error_log()
+    else:
+        assert "SSL_CLIENT_CERT" not in text and "SSL_SERVER_CERT" not in text
