@@ -1,36 +1,22 @@
 #include "core/directive_values.h"
 
+#include "core/ascii.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 namespace gtls {
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    return out;
-}
-
-}  // namespace
-
 Parsed<bool> parse_on_off(std::string_view text) {
-    if (iequals(text, "on")) return {true, {}};
-    if (iequals(text, "off")) return {false, {}};
+    if (ascii_iequals(text, "on")) return {true, {}};
+    if (ascii_iequals(text, "off")) return {false, {}};
     return {std::nullopt, "must be On or Off, not '" + std::string(text) + "'"};
 }
 
 Parsed<CertificatePreference> parse_certificate_preference(std::string_view text) {
-    if (iequals(text, "cost")) return {CertificatePreference::Cost, {}};
-    if (iequals(text, "order")) return {CertificatePreference::Order, {}};
+    if (ascii_iequals(text, "cost")) return {CertificatePreference::Cost, {}};
+    if (ascii_iequals(text, "order")) return {CertificatePreference::Order, {}};
     return {std::nullopt, "must be cost or order, not '" + std::string(text) + "'"};
 }
 
@@ -61,7 +47,7 @@ Parsed<SessionCacheSpec> parse_session_cache(std::string_view text, std::string_
     } else {
         argument = legacy_argument;
     }
-    std::string name = lowercase(provider);
+    std::string name = ascii_lowercase(provider);
     if (name == "none") {
         if (!argument.empty()) return {std::nullopt, "'none' takes no argument"};
         return {SessionCacheSpec{}, {}};

@@ -1,5 +1,6 @@
 #include "httpd/sni_vhost_index.h"
 
+#include "core/ascii.h"
 #include "httpd/server_config.h"
 
 #include <algorithm>
@@ -10,13 +11,6 @@
 namespace gtls {
 
 namespace {
-
-std::string lowercase(std::string_view name) {
-    std::string lower(name);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return lower;
-}
 
 bool server_has_name(const server_rec* s, const char* name) {
     if (s->server_hostname != nullptr && strcasecmp(s->server_hostname, name) == 0) return true;
@@ -38,7 +32,7 @@ bool server_has_name(const server_rec* s, const char* name) {
 }  // namespace
 
 VhostTls* SniVhostIndex::find(conn_rec* c, std::string_view server_name) {
-    const std::string name = lowercase(server_name);  // all matching below ignores case anyway
+    const std::string name = ascii_lowercase(server_name);  // all matching below ignores case anyway
     if (c->vhost_lookup_data == nullptr) {
         // An IP-based vhost: httpd considers the address's own server only.
         VhostTls* tls = server_config(c->base_server).tls;
@@ -84,7 +78,7 @@ std::unique_ptr<const SniVhostIndex::AddressNames> SniVhostIndex::gather(conn_re
             VhostTls* tls = server_config(s).tls;
             if (tls == nullptr) return 0;
             auto add = [&](const char* name) {
-                if (name != nullptr) g.names.exact.try_emplace(lowercase(name), AddressNames::Entry{position, tls});
+                if (name != nullptr) g.names.exact.try_emplace(ascii_lowercase(name), AddressNames::Entry{position, tls});
             };
             add(s->server_hostname);
             if (s->names != nullptr) {
