@@ -1,4 +1,5 @@
-// The OCSP staple of one certificate (vhost, certificate index): read from its
+// The OCSP staple of one certificate (vhost, certificate index), or of several
+// that name the same response file for the same leaf and issuer: read from the
 // response file, validated, held as an immutable in-memory snapshot, and
 // re-read when the file changes.
 //

@@ -179,6 +179,19 @@ def test_expiry_stops_stapling(httpd_factory, pki, port, tmp_path):
     wait_until(lambda: "GTLS0305" in server.read_error_log(), timeout=5, what="the expiry log line")
 
 
+def test_next_update_in_year_9999_is_stapled(httpd_factory, pki, port, tmp_path):
+    # Past what a nanosecond system_clock holds (2262): clamped, not overflowed.
+    leaf = pki.leaf("a.test", "ecdsa")
+    server = httpd_factory()
+    response_file = server.root / "htdocs" / "far.der"
+    far = make_response(pki, leaf, response_file, days=2911800)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
+        port, "a.test", [leaf], extra=f'  GnuTLSOCSPResponseFile "{response_file}"'))
+    server.start(wait_port=port)
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == far
+    assert re.search(r"GTLS0301: a\.test:\d+#0: .* nextUpdate 2262-04-11T23:47:16Z", server.read_error_log())
+
+
 def test_sni_each_vhost_its_own_staple(httpd_factory, pki, port, tmp_path):
     server = httpd_factory()
     conf = f"Listen 127.0.0.1:{port}\n"
