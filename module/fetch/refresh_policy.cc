@@ -6,6 +6,7 @@ namespace gtls {
 
 RefreshDecision decide_refresh(const OcspVerdict* current, TimePoint now, double fraction, double jitter) {
     if (current == nullptr) return {true, "no response file yet"};
+    if (current->code == OcspVerdictCode::Revoked) return {true, "the file on disk says the certificate is revoked"};
     if (!current->good()) return {true, "the file on disk is not stapled (" + std::string(verdict_name(current->code)) + ")"};
     const auto lifetime = current->next_update - current->this_update;
     const auto share = std::chrono::duration_cast<TimePoint::duration>(lifetime * (fraction - jitter));

@@ -32,6 +32,14 @@ TEST(RefreshPolicy, FetchesWithoutAGoodFile) {
     EXPECT_NE(decision.why.find("expired"), std::string::npos) << decision.why;
 }
 
+TEST(RefreshPolicy, ARevokedFileIsAskedAgainWithoutCallingItUnstapled) {
+    // httpd staples a valid revoked response; ask again in case it changed.
+    auto revoked = verdict(OcspVerdictCode::Revoked, kThisUpdate, kNextUpdate);
+    auto decision = decide_refresh(&revoked, kThisUpdate, 0.5, 0);
+    EXPECT_TRUE(decision.fetch);
+    EXPECT_EQ(decision.why, "the file on disk says the certificate is revoked");
+}
+
 TEST(RefreshPolicy, FreshUntilTheFractionOfItsLifeMinusJitter) {
     auto good = verdict(OcspVerdictCode::Good, kThisUpdate, kNextUpdate);
     EXPECT_FALSE(decide_refresh(&good, kThisUpdate + hours(49), 0.5, 0).fetch);
