@@ -148,6 +148,18 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
         gnutls_transport_set_errno(session, EMSGSIZE);
         return -1;
     }
+    // RFC 8446 section 5: once the TLS 1.3 handshake is done, every record is
+    // protected and its outer content type is application_data (23); any
+    // other type is unexpected_message. GnuTLS 3.7 would try to decrypt it
+    // and answer bad_record_mac.
+    t.records_in_.feed(static_cast<const unsigned char*>(data), length, [&](unsigned type, std::size_t) {
+        if (t.tls13_ && type != 23 && t.unexpected_record_type_ < 0) t.unexpected_record_type_ = static_cast<int>(type);
+    });
+    if (t.unexpected_record_type_ >= 0) {
+        t.transport_read_status_ = APR_EGENERAL;
+        gnutls_transport_set_errno(session, EPROTO);
+        return -1;
+    }
     return static_cast<ssize_t>(length);
 }
 
@@ -220,6 +232,15 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
             continue;
         }
         if (!gnutls_error_is_fatal(rc)) continue;
+        if (unexpected_record_type_ >= 0) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                          "GTLS0209: %s: TLS error reading from %s: unprotected record of type %d after the TLS 1.3 handshake",
+                          vhost_->id().c_str(), c_->client_ip, unexpected_record_type_);
+            transport_read_status_ = APR_SUCCESS;
+            send_fatal_alert(GNUTLS_E_UNEXPECTED_PACKET);
+            abort_connection();
+            return APR_ECONNABORTED;
+        }
         if (transport_read_status_ != APR_SUCCESS || rc == GNUTLS_E_PREMATURE_TERMINATION) {
             plain_eof_ = true;
             if (transport_read_status_ == APR_SUCCESS || APR_STATUS_IS_EOF(transport_read_status_)) return APR_EOF;
