@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace gtls {
 
@@ -203,6 +204,7 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
     for (;;) {
         transport_read_status_ = APR_SUCCESS;
         ssize_t n = gnutls_record_recv(session_.get(), plain_.data() + plain_end_, plain_.size() - plain_end_);
+        const bool refused_hello_dropped = std::exchange(refused_hello_buffered_, false);
         if (n > 0) {
             plain_end_ += static_cast<apr_size_t>(n);
             return APR_SUCCESS;
@@ -229,6 +231,13 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
                 abort_connection();
                 return rv;
             }
+            refused_hello_buffered_ = true;
+            continue;
+        }
+        if (rc == GNUTLS_E_UNEXPECTED_PACKET && refused_hello_dropped) {
+            // GnuTLS kept the refused ClientHello and drops it on the next read
+            // with this error, the session intact: the connection carries on
+            // (RFC 5246 section 7.2.2 leaves that to the client).
             continue;
         }
         if (!gnutls_error_is_fatal(rc)) continue;

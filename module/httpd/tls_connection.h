@@ -154,6 +154,9 @@ private:
     RecordBoundaries records_in_;
     bool tls13_ = false;  // the handshake negotiated TLS 1.3
     int unexpected_record_type_ = -1;  // the outer type of such a record, once seen
+    // A renegotiation ClientHello was refused and GnuTLS still holds it; the
+    // next read reports it once as GNUTLS_E_UNEXPECTED_PACKET.
+    bool refused_hello_buffered_ = false;
     apr_size_t announced_client_hello_ = 0;  // the ClientHello length its header announced, when too long
 
     // Small response data waiting for the next write or metadata bucket (write()).
