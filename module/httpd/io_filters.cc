@@ -219,7 +219,22 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
                 if (plain_begin_ == plain_end_) plain_.release();  // the connection idles
                 return APR_EAGAIN;
             }
-            continue;  // a post-handshake message was processed
+            // A post-handshake message was processed. RFC 8446 section 4.6.3:
+            // a KeyUpdate with update_requested is answered with one of our
+            // own, which GnuTLS only sends with the next record; a client
+            // that waits for it before sending the rest of a request would
+            // wait for Timeout. An empty send sends it now (and is refused,
+            // harmlessly, when nothing is pending).
+            if (tls13_) {
+                gnutls_record_send(session_.get(), nullptr, 0);
+                if (!APR_BRIGADE_EMPTY(ciphertext_out_)) {
+                    if (apr_status_t rv = pass_ciphertext(true); rv != APR_SUCCESS) {
+                        abort_connection();
+                        return rv;
+                    }
+                }
+            }
+            continue;
         }
         if (rc == GNUTLS_E_REHANDSHAKE) {
             // Client-initiated renegotiation is refused (RFC 5746 allows a warning).
