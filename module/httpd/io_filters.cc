@@ -10,7 +10,11 @@
 //               -> pass_ciphertext -> ap_pass_brigade(GTLS_OUT->next) -> core output filter
 //
 // Pull flushes pending ciphertext before it reads, so a handshake flight is on
-// the wire before we wait for the client's answer. Push never blocks: it only
+// the wire before we wait for the client's answer. It also bounds what a client
+// may send before its handshake is done (kMaxHandshakeBytesIn, the ClientHello
+// length the first record announces) and, after a TLS 1.3 handshake, refuses a
+// record whose outer type is not application_data; fill_plaintext and
+// handshake() turn those failures, like GnuTLS's own, into an alert. Push never blocks: it only
 // appends, and the writer hands the ciphertext down in bounded slices.
 #include "httpd/io_filters.h"
 
