@@ -10,7 +10,11 @@
 //               -> pass_ciphertext -> ap_pass_brigade(GTLS_OUT->next) -> core output filter
 //
 // Pull flushes pending ciphertext before it reads, so a handshake flight is on
-// the wire before we wait for the client's answer. Push never blocks: it only
+// the wire before we wait for the client's answer. It also bounds what a client
+// may send before its handshake is done (kMaxHandshakeBytesIn, the ClientHello
+// length the first record announces) and, after a TLS 1.3 handshake, refuses a
+// record whose outer type is not application_data; fill_plaintext and
+// handshake() turn those failures, like GnuTLS's own, into an alert. Push never blocks: it only
 // appends, and the writer hands the ciphertext down in bounded slices.
 #include "httpd/io_filters.h"
 
@@ -21,6 +25,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace gtls {
 
@@ -148,6 +153,18 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
         gnutls_transport_set_errno(session, EMSGSIZE);
         return -1;
     }
+    // RFC 8446 section 5: once the TLS 1.3 handshake is done, every record is
+    // protected and its outer content type is application_data (23); any
+    // other type is unexpected_message. GnuTLS 3.7 would try to decrypt it
+    // and answer bad_record_mac.
+    t.records_in_.feed(static_cast<const unsigned char*>(data), length, [&](unsigned type, std::size_t) {
+        if (t.tls13_ && type != 23 && t.unexpected_record_type_ < 0) t.unexpected_record_type_ = static_cast<int>(type);
+    });
+    if (t.unexpected_record_type_ >= 0) {
+        t.transport_read_status_ = APR_EGENERAL;
+        gnutls_transport_set_errno(session, EPROTO);
+        return -1;
+    }
     return static_cast<ssize_t>(length);
 }
 
@@ -191,6 +208,7 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
     for (;;) {
         transport_read_status_ = APR_SUCCESS;
         ssize_t n = gnutls_record_recv(session_.get(), plain_.data() + plain_end_, plain_.size() - plain_end_);
+        const bool refused_hello_dropped = std::exchange(refused_hello_buffered_, false);
         if (n > 0) {
             plain_end_ += static_cast<apr_size_t>(n);
             return APR_SUCCESS;
@@ -205,7 +223,22 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
                 if (plain_begin_ == plain_end_) plain_.release();  // the connection idles
                 return APR_EAGAIN;
             }
-            continue;  // a post-handshake message was processed
+            // A post-handshake message was processed. RFC 8446 section 4.6.3:
+            // a KeyUpdate with update_requested is answered with one of our
+            // own, which GnuTLS only sends with the next record; a client
+            // that waits for it before sending the rest of a request would
+            // wait for Timeout. An empty send sends it now (and is refused,
+            // harmlessly, when nothing is pending).
+            if (tls13_) {
+                gnutls_record_send(session_.get(), nullptr, 0);
+                if (!APR_BRIGADE_EMPTY(ciphertext_out_)) {
+                    if (apr_status_t rv = pass_ciphertext(true); rv != APR_SUCCESS) {
+                        abort_connection();
+                        return rv;
+                    }
+                }
+            }
+            continue;
         }
         if (rc == GNUTLS_E_REHANDSHAKE) {
             // Client-initiated renegotiation is refused (RFC 5746 allows a warning).
@@ -217,9 +250,25 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
                 abort_connection();
                 return rv;
             }
+            refused_hello_buffered_ = true;
+            continue;
+        }
+        if (rc == GNUTLS_E_UNEXPECTED_PACKET && refused_hello_dropped) {
+            // GnuTLS kept the refused ClientHello and drops it on the next read
+            // with this error, the session intact: the connection carries on
+            // (RFC 5246 section 7.2.2 leaves that to the client).
             continue;
         }
         if (!gnutls_error_is_fatal(rc)) continue;
+        if (unexpected_record_type_ >= 0) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                          "GTLS0209: %s: TLS error reading from %s: unprotected record of type %d after the TLS 1.3 handshake",
+                          vhost_->id().c_str(), c_->client_ip, unexpected_record_type_);
+            transport_read_status_ = APR_SUCCESS;
+            send_fatal_alert(GNUTLS_E_UNEXPECTED_PACKET);
+            abort_connection();
+            return APR_ECONNABORTED;
+        }
         if (transport_read_status_ != APR_SUCCESS || rc == GNUTLS_E_PREMATURE_TERMINATION) {
             plain_eof_ = true;
             if (transport_read_status_ == APR_SUCCESS || APR_STATUS_IS_EOF(transport_read_status_)) return APR_EOF;

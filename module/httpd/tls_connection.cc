@@ -143,6 +143,7 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
         int rc = gnutls_handshake(session_.get());
         if (rc == GNUTLS_E_SUCCESS) {
             handshake_done_ = true;
+            tls13_ = gnutls_protocol_get_version(session_.get()) == GNUTLS_TLS1_3;
             remember_variables();
             if (APLOGctrace1(c_)) {
                 char* description = gnutls_session_get_desc(session_.get());

@@ -6,6 +6,7 @@
 
 #include "core/byte_buffer.h"
 #include "core/owned.h"
+#include "core/record_boundaries.h"
 #include "httpd/httpd.h"
 
 #include <array>
@@ -153,6 +154,14 @@ private:
     unsigned char first_bytes_[9] = {};
     apr_size_t first_bytes_length_ = 0;
     apr_size_t handshake_bytes_in_ = 0;  // ciphertext read while the handshake runs
+    // Record headers of everything read, so a record TLS 1.3 forbids after the
+    // handshake is refused with unexpected_message rather than left to GnuTLS.
+    RecordBoundaries records_in_;
+    bool tls13_ = false;  // the handshake negotiated TLS 1.3
+    int unexpected_record_type_ = -1;  // the outer type of such a record, once seen
+    // A renegotiation ClientHello was refused and GnuTLS still holds it; the
+    // next read reports it once as GNUTLS_E_UNEXPECTED_PACKET.
+    bool refused_hello_buffered_ = false;
     apr_size_t announced_client_hello_ = 0;  // the ClientHello length its header announced, when too long
 
     // Small response data waiting for the next write or metadata bucket (write()).

@@ -121,10 +121,17 @@ def test_record_that_does_not_decrypt_gets_bad_record_mac(server, pki, port, ver
     assert alert_after(server, pki, port, version, raw) == "SSLV3_ALERT_BAD_RECORD_MAC"
 
 
-def test_change_cipher_spec_after_the_tls13_handshake_gets_unexpected_message(server, pki, port):
-    # RFC 8446 section 5: a change_cipher_spec after the handshake is unexpected_message.
-    raw = bytes([20, 3, 3, 0, 1, 1])
+@pytest.mark.parametrize("raw", [
+    bytes([20, 3, 3, 0, 1, 1]),
+    bytes([22, 3, 3, 0, 4, 20, 0, 0, 0]),
+    bytes([22, 3, 3, 0, 5, 24, 0, 0, 1, 1]),
+    bytes([21, 3, 3, 0, 2, 1, 0]),
+], ids=["change-cipher-spec", "finished", "key-update", "alert"])
+def test_unprotected_record_after_the_tls13_handshake_gets_unexpected_message(server, pki, port, raw):
+    # RFC 8446 section 5: after the handshake every record is protected (outer
+    # type application_data); a record of another type is unexpected_message.
     assert alert_after(server, pki, port, "tls1.3", raw) == "SSLV3_ALERT_UNEXPECTED_MESSAGE"
+    assert "GTLS0209" in server.read_error_log()
 
 
 def test_connection_still_serves_after_the_handshake(server, pki, port):

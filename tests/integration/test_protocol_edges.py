@@ -86,6 +86,28 @@ def test_tls13_key_update(server, pki, port, command):
     assert out.index("KEYUPDATE") < out.rindex("HTTP/1.1 200 OK"), out
 
 
+def test_requested_key_update_is_answered_at_once(server, pki, port):
+    # RFC 8446 section 4.6.3: a KeyUpdate with update_requested gets one back.
+    # Some clients (tlsfuzzer) wait for it before they send more, so it must
+    # not wait for the server's next response data. s_client -msg prints the
+    # handshake messages it receives.
+    client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "a.test",
+                               "-CAfile", str(pki.ca), "-tls1_3", "-crlf", "-msg"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for chunk in (b"GET /hello.txt HTTP/1.1\nHost: a.test\n\n", b"K\n"):
+            client.stdin.write(chunk)
+            client.stdin.flush()
+            time.sleep(1)
+        out, _ = client.communicate(timeout=30)
+    finally:
+        client.kill()
+        client.wait()
+    out = out.decode(errors="replace")
+    after = out.split("KEYUPDATE", 1)[1]  # s_client's note that it sent one
+    assert re.search(r"<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate", after), out
+
+
 def test_early_data_attempt_is_answered(server, pki, port, tmp_path):
     # A resumed TLS 1.3 client that sends its request as 0-RTT early data: the
     # server may refuse the early data, but the connection must then carry on.
