@@ -11,6 +11,7 @@ from conftest import tls_vhost
 from harness.clients import gnutls_cli
 from harness.httpd import free_port
 from harness.ocsp import OpensslResponder, ScriptedResponder, make_response
+from test_ocsp_fetch import responders  # noqa: F401 (a fixture)
 from test_stapling import ECDSA_ONLY, received_staple, wait_until
 
 
@@ -18,20 +19,6 @@ def fetched_file(directory, leaf):
     der = subprocess.run(["openssl", "x509", "-in", str(leaf.cert), "-outform", "DER"],
                          capture_output=True, check=True).stdout
     return directory / (hashlib.sha256(der).hexdigest() + ".der")
-
-
-@pytest.fixture
-def responders():
-    started = []
-
-    def start(kind, *args):
-        responder = kind(*args)
-        started.append(responder)
-        return responder
-
-    yield start
-    for responder in started:
-        responder.stop()
 
 
 def site(server, port, leaves, extra="", global_lines=""):
