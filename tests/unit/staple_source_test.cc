@@ -402,6 +402,11 @@ TEST_F(StapleSourceTest, FileIsReadAgainOnlyWhenItsStateChanges) {
 }
 
 TEST_F(StapleSourceTest, UnchangedFileIsCheckedWithoutOpeningIt) {
+#ifdef __SANITIZE_ADDRESS__
+    // UBSan's vptr check opens a pipe to probe memory; with every descriptor
+    // taken it reports each virtual call as invalid. The normal build runs this.
+    GTEST_SKIP() << "needs all file descriptors taken, which the sanitizer runtimes cannot work with";
+#endif
     install("good-ecdsa.der");
     // With no file descriptor left, stat() still works and open() fails: a
     // check of an unchanged file must not need one.
