@@ -29,18 +29,22 @@ Parsed<CertificatePreference> parse_certificate_preference(std::string_view text
     return {std::nullopt, "must be cost or order, not '" + std::string(text) + "'"};
 }
 
-Parsed<long> parse_seconds(std::string_view text, long min, long max) {
+Parsed<long> parse_whole_number(std::string_view text, long min, long max, std::string_view unit) {
     long value = 0;
     const auto* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (text.empty() || ec != std::errc{} || ptr != end) {
-        return {std::nullopt, "must be a whole number of seconds, not '" + std::string(text) + "'"};
+        return {std::nullopt, "must be a whole number of " + std::string(unit) + ", not '" + std::string(text) + "'"};
     }
     if (value < min || value > max) {
-        return {std::nullopt, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                  " seconds, not " + std::to_string(value)};
+        return {std::nullopt, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " " +
+                                  std::string(unit) + ", not " + std::to_string(value)};
     }
     return {value, {}};
+}
+
+Parsed<long> parse_seconds(std::string_view text, long min, long max) {
+    return parse_whole_number(text, min, max, "seconds");
 }
 
 Parsed<SessionCacheSpec> parse_session_cache(std::string_view text, std::string_view legacy_argument) {

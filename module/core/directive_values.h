@@ -20,6 +20,8 @@ struct Parsed {
 Parsed<bool> parse_on_off(std::string_view text);
 
 // A whole number of seconds in [min, max].
+// A whole number of `unit` (for messages: "seconds", "bytes") in [min, max].
+Parsed<long> parse_whole_number(std::string_view text, long min, long max, std::string_view unit);
 Parsed<long> parse_seconds(std::string_view text, long min, long max);
 
 // GnuTLSCertificatePreference: how a vhost with several chains picks one per

@@ -115,7 +115,7 @@ const char* set_export_certificates(cmd_parms* cmd, void*, const char* arg) {
         } else if (strcasecmp(arg, "on") == 0) {
             config.export_certificates_size = 16 * 1024;
         } else {
-            auto size = parse_seconds(arg, 0, 1024 * 1024);  // a whole number in range, whatever its unit
+            auto size = parse_whole_number(arg, 0, 1024 * 1024, "bytes");
             if (!size) return directive_error(cmd, "must be On, Off or a size in bytes up to 1048576, not '" +
                                                        std::string(arg) + "'");
             config.export_certificates_size = *size.value;

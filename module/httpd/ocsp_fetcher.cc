@@ -19,7 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <map>
+#include <set>
 #include <span>
 #include <random>
 #include <string>
@@ -191,12 +191,12 @@ std::optional<FetchState> read_fetch_state(const std::string& response_file) {
 
 void start_ocsp_fetcher(server_rec* main_server, apr_pool_t* pconf) {
     std::vector<FetchJob> jobs;
-    std::map<std::string, bool> seen;  // one job per response file (a certificate several vhosts share)
+    std::set<std::string> seen;  // one job per response file (a certificate several vhosts share)
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         const VhostTls* tls = server_config(s).tls;
         if (tls == nullptr) continue;
         for (const FetchedStaple& staple : tls->fetched_staples()) {
-            if (!seen.emplace(staple.response_file, true).second) continue;
+            if (!seen.insert(staple.response_file).second) continue;
             FetchJob& job = jobs.emplace_back();
             job.staple = staple;
             job.server = s;

@@ -95,7 +95,7 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         try {
             chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
         } catch (const ChainLoadError& e) {
-            fail("certificate " + tls->id_ + "#" + std::to_string(index) + ": " +
+            fail("certificate " + tls->certificate_id(index) + ": " +
                  (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") + e.what());
         }
     }
@@ -118,7 +118,7 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
                                                  static_cast<unsigned>(certificates.size()), chain.key());
         if (rc < 0) {
-            fail("certificate " + tls->id_ + "#" + std::to_string(configured) + ": GnuTLSCertificateFile " +
+            fail("certificate " + tls->certificate_id(configured) + ": GnuTLSCertificateFile " +
                  chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
         }
         tls->credential_index_[configured] = static_cast<unsigned>(rc);

@@ -67,3 +67,16 @@ TEST(CertificatePreference, AcceptsCostAndOrderInAnyCase) {
 
 }  // namespace
 }  // namespace gtls
+
+namespace gtls {
+namespace {
+
+TEST(WholeNumber, NamesItsUnitInErrors) {
+    EXPECT_EQ(*parse_whole_number("4096", 0, 1048576, "bytes").value, 4096);
+    EXPECT_EQ(parse_whole_number("4k", 0, 1048576, "bytes").error, "must be a whole number of bytes, not '4k'");
+    EXPECT_EQ(parse_whole_number("2000000", 0, 1048576, "bytes").error,
+              "must be between 0 and 1048576 bytes, not 2000000");
+}
+
+}  // namespace
+}  // namespace gtls
