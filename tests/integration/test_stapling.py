@@ -316,12 +316,31 @@ def test_stapling_config_errors(httpd_factory, pki, port, extra, expected):
     assert expected in out, out
 
 
-def test_chain_without_issuer_is_a_config_error(httpd_factory, pki, port, tmp_path):
-    leaf = pki.leaf("a.test", "ecdsa")
+@pytest.mark.parametrize("extra", ['  GnuTLSOCSPResponseFile /x.der', '  GnuTLSOCSPStapling On'])
+def test_chain_without_issuer_is_a_config_error_when_stapling_is_asked_for(httpd_factory, pki, port, extra):
+    leaf = pki.leaf("a.test", "ecdsa", ocsp_uri="http://127.0.0.1:9/")
     server = httpd_factory()
     alone = type(leaf)(leaf.name, leaf.key_type, leaf.cert, leaf.cert, leaf.key)
-    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
-        port, "a.test", [alone], extra='  GnuTLSOCSPResponseFile /x.der'))
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [alone], extra=extra))
     code, out = server.configtest()
     assert code != 0
     assert "must include the issuer certificate" in out, out
+
+
+def test_chain_without_issuer_serves_unstapled_when_stapling_is_on_by_default(httpd_factory, pki, port, tmp_path):
+    """mod_gnutls configurations often name a leaf-only file and never mention
+    stapling: the vhost must start, serve, and say why nothing is stapled."""
+    leaf = pki.leaf("a.test", "ecdsa", ocsp_uri="http://127.0.0.1:9/")
+    server = httpd_factory()
+    alone = type(leaf)(leaf.name, leaf.key_type, leaf.cert, leaf.cert, leaf.key)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(port, "a.test", [alone]))
+    code, out = server.configtest()
+    assert code == 0, out
+    assert re.search(r"GTLS0315: certificate a\.test:\d+#0: .*holds no issuer", out), out
+    server.start(wait_port=port)
+    # The client is given the intermediate the server no longer sends.
+    bundle = tmp_path / "ca-and-intermediate.pem"
+    bundle.write_text(pki.ca.read_text() + leaf.chain.read_text().replace(leaf.cert.read_text(), ""))
+    code, out = s_client(port, "a.test", bundle, extra=["-status"])
+    assert code == 0, out
+    assert "OCSP response: no response sent" in out, out
