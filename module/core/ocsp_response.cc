@@ -160,7 +160,8 @@ std::string_view verdict_name(OcspVerdictCode code) noexcept {
 }
 
 OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_x509_crt_t leaf,
-                                   gnutls_x509_crt_t issuer, TimePoint now) {
+                                   gnutls_x509_crt_t issuer, TimePoint now,
+                                   std::optional<std::chrono::seconds> lifetime_without_next_update) {
     OcspVerdict verdict;
     if (bytes.size() > kMaxOcspResponseSize) {
         return reject(std::move(verdict), OcspVerdictCode::TooLarge,
@@ -280,10 +281,13 @@ OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_
     }
     // Section 2.4: "If nextUpdate is not set, the responder is indicating that newer
     // revocation information is available all the time." Such a response has no end
-    // of validity, so it is never stapled.
+    // of validity, so it is stapled only for a lifetime the admin chose.
     if (!verdict.has_next_update) {
-        return reject(std::move(verdict), OcspVerdictCode::NoNextUpdate,
-                      "the response has no nextUpdate, so nobody can tell when it goes stale" + saying);
+        if (!lifetime_without_next_update) {
+            return reject(std::move(verdict), OcspVerdictCode::NoNextUpdate,
+                          "the response has no nextUpdate, so nobody can tell when it goes stale" + saying);
+        }
+        verdict.next_update = verdict.this_update + *lifetime_without_next_update;
     }
     if (verdict.next_update <= now) {
         return reject(std::move(verdict), OcspVerdictCode::Expired,

@@ -4,7 +4,9 @@
 #include "core/clock.h"
 #include "core/owned.h"
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,10 +79,14 @@ struct OcspVerdict {
 // nextUpdate after `now`, and status good (Good), revoked (Revoked) or unknown
 // (Unknown). Only the first SingleResponse counts,
 // because clients look at no other. A CertID hashed with anything but SHA-1 is
-// accepted with a warning. The returned verdict owns its copy of the DER bytes.
+// accepted with a warning. A response without nextUpdate is refused
+// (NoNextUpdate) unless `lifetime_without_next_update` is given: then its
+// next_update is thisUpdate plus that lifetime (has_next_update stays false).
+// The returned verdict owns its copy of the DER bytes.
 // Throws only std::bad_alloc. Caveat: GnuTLS checks a delegated signer's
 // certificate validity against the system clock, not `now`.
 OcspVerdict validate_ocsp_response(std::span<const unsigned char> bytes, gnutls_x509_crt_t leaf,
-                                   gnutls_x509_crt_t issuer, TimePoint now);
+                                   gnutls_x509_crt_t issuer, TimePoint now,
+                                   std::optional<std::chrono::seconds> lifetime_without_next_update = std::nullopt);
 
 }  // namespace gtls

@@ -153,8 +153,13 @@ void StapleSource::check_file_state(TimePoint now, bool force) {
             why += " (response files are re-read by httpd's worker processes, as httpd's User: make the file "
                    "and its directories readable by that user)";
         }
-        report_problem(problem_level_, "read:" + std::to_string(error),
-                       "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
+        if (fetched_ && error == ENOENT) {
+            report_problem(LogLevel::Info, "read:" + std::to_string(error),
+                           "GTLS0303: " + id_ + ": no OCSP response fetched into " + path_ + " yet" + keeping);
+        } else {
+            report_problem(problem_level_, "read:" + std::to_string(error),
+                           "GTLS0303: " + id_ + ": cannot read OCSP response file " + path_ + ": " + why + keeping);
+        }
         note_expiry(now);
     };
     auto not_stapled = [&](const FileIdentity& identity, OcspVerdictCode code, const std::string& reason,
@@ -216,7 +221,7 @@ void StapleSource::check_file_state(TimePoint now, bool force) {
     const bool settled = ::fstat(file.get(), &after) == 0 && identity_of(after) == identity && bytes.size() == identity.size;
     const OwnedCrt leaf = parse_der(leaf_der_);
     const OwnedCrt issuer = parse_der(issuer_der_);
-    OcspVerdict verdict = validate_ocsp_response(bytes, leaf.get(), issuer.get(), now);
+    OcspVerdict verdict = validate_ocsp_response(bytes, leaf.get(), issuer.get(), now, lifetime_without_next_update_);
     // A not-yet-valid response may become valid with time alone: read it again next time.
     if (settled && verdict.code != OcspVerdictCode::NotYetValid) {
         identity_ = identity;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,15 @@ public:
     // Before any handshake; `shared` must outlive the source.
     void count_in(std::atomic<unsigned long long>* shared) noexcept { served_ = shared; }
 
+    // The response file is one mod_gtls fetches itself: a missing file is
+    // news (info), not a problem, since the fetcher logs its own failures; and a
+    // response without nextUpdate is stapled for `lifetime_without_next_update`
+    // from its thisUpdate. Only before load_initial().
+    void expect_fetched(std::chrono::seconds lifetime_without_next_update) noexcept {
+        fetched_ = true;
+        lifetime_without_next_update_ = lifetime_without_next_update;
+    }
+
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
     const std::vector<unsigned char>& leaf_der() const noexcept { return leaf_der_; }
@@ -158,6 +168,8 @@ private:
     const std::vector<unsigned char> issuer_der_;
     std::chrono::seconds check_interval_;  // as id_
     const LogLevel problem_level_;
+    bool fetched_ = false;
+    std::optional<std::chrono::seconds> lifetime_without_next_update_;
     const Clock& clock_;
     LogSink log_;
 

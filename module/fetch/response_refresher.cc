@@ -18,12 +18,13 @@ namespace gtls {
 
 namespace {
 
-std::optional<OcspVerdict> verdict_on_disk(const std::string& path, const CertificateChain& chain, TimePoint now) {
+std::optional<OcspVerdict> verdict_on_disk(const std::string& path, const CertificateChain& chain, TimePoint now,
+                                           const RefreshSettings& settings) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
     try {
         std::vector<unsigned char> bytes = read_file_bytes(path, kMaxOcspResponseSize);
-        return validate_ocsp_response(bytes, chain.leaf(), chain.issuer(), now);
+        return validate_ocsp_response(bytes, chain.leaf(), chain.issuer(), now, settings.lifetime_without_next_update);
     } catch (const std::runtime_error&) {
         return std::nullopt;  // unreadable or oversized: as good as no file
     }
@@ -42,8 +43,9 @@ OcspVerdict ask(const std::string& url, const OcspRequest& request, const Certif
                 problem = url + " answered HTTP " + std::to_string(answer.status);
                 continue;
             }
-            OcspVerdict verdict =
-                validate_ocsp_response(answer.body, chain.leaf(), chain.issuer(), std::chrono::system_clock::now());
+            OcspVerdict verdict = validate_ocsp_response(answer.body, chain.leaf(), chain.issuer(),
+                                                         std::chrono::system_clock::now(),
+                                                         settings.lifetime_without_next_update);
             if (verdict.code == OcspVerdictCode::NotSuccessful) {  // tryLater and friends
                 problem = url + ": " + verdict.reason;
                 continue;
@@ -68,12 +70,18 @@ void refresh(const std::string& chain_file, const std::string& response_file, co
         throw std::runtime_error(chain_file + " must hold the issuer certificate right after the leaf");
     }
     const TimePoint now = std::chrono::system_clock::now();
-    std::optional<OcspVerdict> current = verdict_on_disk(response_file, chain, now);
+    std::optional<OcspVerdict> current = verdict_on_disk(response_file, chain, now, settings);
     if (current && current->good()) {
         outcome.next_update = format_utc(current->next_update);
         outcome.severity = RefreshSeverity::StaleRisk;  // until a fetch succeeds or the file is fresh
     }
     outcome.url = settings.url.empty() ? responder_url(chain.leaf()) : settings.url;
+    if (settings.only_without_good_file && current && current->good()) {
+        outcome.status = "fresh";
+        outcome.detail = "the file on disk holds a good response (next_update " + outcome.next_update + ")";
+        outcome.severity = RefreshSeverity::Ok;
+        return;
+    }
     if (!settings.force) {
         std::uniform_real_distribution<double> draw(0.0, settings.jitter);
         RefreshDecision decision =

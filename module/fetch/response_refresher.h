@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -23,7 +24,11 @@ struct RefreshSettings {
     int retries = 2;                           // further attempts, 1 s, 2 s, 4 s ... apart
     double refresh_fraction = 0.5;
     double jitter = 0.1;
-    bool force = false;
+    bool force = false;                 // ask even when the file on disk is fresh
+    bool only_without_good_file = false;  // ask only when the file on disk holds no good response
+    // Responses without nextUpdate are good for this long after their
+    // thisUpdate; without it they are refused (see validate_ocsp_response).
+    std::optional<std::chrono::seconds> lifetime_without_next_update;
     mode_t mode = 0644;
 };
 

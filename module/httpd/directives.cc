@@ -314,6 +314,14 @@ const command_rec kDirectives[] = {
           "Seconds an OCSP request may take, connect and transfer (default 6)"),
     take1("GnuTLSOCSPFailureTimeout", set_seconds<&ServerConfig::ocsp_failure_timeout, 1, 86400>, RSRC_CONF,
           "Longest wait before asking a failed OCSP responder again (default 300)"),
+    take1("GnuTLSOCSPCacheTimeout", set_seconds<&ServerConfig::ocsp_cache_timeout, 1, 604800>, RSRC_CONF,
+          "Seconds after which a fetched OCSP response is asked for again; lifetime of one without nextUpdate "
+          "(default 3600)"),
+    take1("GnuTLSOCSPFuzzTime", set_seconds<&ServerConfig::ocsp_fuzz_time, 0, 604800>, RSRC_CONF,
+          "Ask for a fetched OCSP response between this and half this many seconds before "
+          "GnuTLSOCSPCacheTimeout ends (default: the larger of CacheTimeout/8 and 2 x FailureTimeout)"),
+    take1("GnuTLSOCSPAutoRefresh", set_on_off<&ServerConfig::ocsp_auto_refresh>, RSRC_CONF,
+          "On|Off: refresh fetched OCSP responses whether or not handshakes use them (default On)"),
     take1("GnuTLSClientVerify", set_client_verify, RSRC_CONF | OR_AUTHCFG,
           "ignore|none|request|require: ask clients for a certificate (server and virtual host)"),
     take1("GnuTLSClientCAFile", set_file<&ServerConfig::client_ca_file>, RSRC_CONF,
@@ -329,10 +337,8 @@ const command_rec kDirectives[] = {
     take1("GnuTLSX509KeyFile", add_key_file, RSRC_CONF, "same as GnuTLSKeyFile"),
     take1("GnuTLSX509CAFile", set_file<&ServerConfig::client_ca_file>, RSRC_CONF, "same as GnuTLSClientCAFile"),
     // mod_gnutls compatibility: accepted, no effect.
-    take12("GnuTLSOCSPAutoRefresh", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPCacheTimeout", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSOCSPFuzzTime", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
+    take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF,
+           "no effect in mod_gtls: fetched responses are kept in GnuTLSOCSPResponseDir"),
     take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
     take12("GnuTLSProxyCAFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
     take12("GnuTLSProxyCRLFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),

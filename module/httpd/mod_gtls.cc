@@ -40,9 +40,11 @@ int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s
 int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
     return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
         if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
-        load_all_staples(s, pconf);
         // Not in the dry run httpd makes of the configuration before the real start.
-        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) start_ocsp_fetcher(s, pconf);
+        const bool starting = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+        if (starting) fetch_missing_responses(s, pconf);
+        load_all_staples(s, pconf);
+        if (starting) start_ocsp_fetcher(s, pconf);
         unsigned enabled = 0;
         for (server_rec* vhost = s; vhost != nullptr; vhost = vhost->next) {
             if (server_config(vhost).tls != nullptr) ++enabled;

@@ -28,6 +28,14 @@ struct FetchState {
 // run for it yet.
 std::optional<FetchState> read_fetch_state(const std::string& response_file);
 
+// post_config, before the staples are loaded: asks the responders of the
+// certificates whose response file holds no good response (first start, new
+// certificate, expired file), so that workers staple from their first
+// handshake. Runs as httpd's User in a child process and waits for it at most
+// about the socket timeout; what is not fetched then the fetcher asks for in
+// the background. Logs problems; never fails the startup over them.
+void fetch_missing_responses(server_rec* main_server, apr_pool_t* pconf);
+
 // post_config: creates GnuTLSOCSPResponseDir (owned by httpd's User) and
 // registers the fetcher when some certificate's response is fetched. Logs
 // problems; never fails the startup over them.

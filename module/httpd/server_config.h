@@ -45,6 +45,9 @@ struct ServerConfig {
     std::optional<bool> ocsp_check_nonce;
     std::optional<long> ocsp_socket_timeout;
     std::optional<long> ocsp_failure_timeout;
+    std::optional<long> ocsp_cache_timeout;  // GnuTLSOCSPCacheTimeout: ask again after this long
+    std::optional<long> ocsp_fuzz_time;      // GnuTLSOCSPFuzzTime: ask up to this long earlier
+    std::optional<bool> ocsp_auto_refresh;   // GnuTLSOCSPAutoRefresh Off: refresh only what is used
 
     // Where this server's first GnuTLS directive was, for error messages.
     const char* first_directive_file = nullptr;
@@ -85,6 +88,7 @@ inline constexpr long kDefaultCacheTimeoutSeconds = 300;
 inline constexpr long kDefaultOcspCheckIntervalSeconds = 1;
 inline constexpr long kDefaultOcspSocketTimeoutSeconds = 6;     // as mod_gnutls
 inline constexpr long kDefaultOcspFailureTimeoutSeconds = 300;  // as mod_gnutls
+inline constexpr long kDefaultOcspCacheTimeoutSeconds = 3600;    // as mod_gnutls and mod_ssl
 
 ServerConfig& server_config(server_rec* s);
 GlobalConfig& global_config(server_rec* s);

@@ -252,12 +252,23 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
             }
         } else {
             file = fetched_response_file(global_config(server_).ocsp_response_dir, chain.leaf());
-            fetched_staples_.push_back(FetchedStaple{
-                certificate_id, chain.chain_path(), file, responder,
-                config.ocsp_check_nonce.value_or(true),
-                std::chrono::seconds(config.ocsp_socket_timeout.value_or(kDefaultOcspSocketTimeoutSeconds)),
-                std::chrono::seconds(config.ocsp_failure_timeout.value_or(kDefaultOcspFailureTimeoutSeconds)),
-                chain.must_staple()});
+            FetchedStaple& fetched = fetched_staples_.emplace_back();
+            fetched.id = certificate_id;
+            fetched.chain_path = chain.chain_path();
+            fetched.response_file = file;
+            fetched.responder = responder;
+            fetched.nonce = config.ocsp_check_nonce.value_or(true);
+            fetched.timeout = std::chrono::seconds(config.ocsp_socket_timeout.value_or(kDefaultOcspSocketTimeoutSeconds));
+            fetched.failure_timeout =
+                std::chrono::seconds(config.ocsp_failure_timeout.value_or(kDefaultOcspFailureTimeoutSeconds));
+            fetched.cache_timeout =
+                std::chrono::seconds(config.ocsp_cache_timeout.value_or(kDefaultOcspCacheTimeoutSeconds));
+            // mod_gnutls's default: early enough to ride out two failed attempts.
+            fetched.fuzz_time = config.ocsp_fuzz_time
+                                    ? std::chrono::seconds(*config.ocsp_fuzz_time)
+                                    : std::max(fetched.cache_timeout / 8, fetched.failure_timeout * 2);
+            fetched.auto_refresh = config.ocsp_auto_refresh.value_or(true);
+            fetched.must_staple = chain.must_staple();
         }
         std::shared_ptr<StapleSource>& source =
             sources[StapleSourceKey(file, certificate_der(chain.leaf()), certificate_der(chain.issuer()))];
@@ -268,6 +279,10 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
                                                     chain.must_staple(), staple_clock(), log_sink_for(server_));
         }
         staples_[index] = source;
+        if (configured_file == nullptr) {
+            source->expect_fetched(fetched_staples_.back().cache_timeout);
+            fetched_staples_.back().source = source.get();
+        }
         int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
                                                                       staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));

@@ -40,7 +40,11 @@ struct FetchedStaple {
     bool nonce = true;
     std::chrono::seconds timeout{kDefaultOcspSocketTimeoutSeconds};
     std::chrono::seconds failure_timeout{kDefaultOcspFailureTimeoutSeconds};
+    std::chrono::seconds cache_timeout{kDefaultOcspCacheTimeoutSeconds};
+    std::chrono::seconds fuzz_time{0};
+    bool auto_refresh = true;
     bool must_staple = false;
+    StapleSource* source = nullptr;  // serves the file; owned by the VhostTls, counts staples handed out
 };
 
 // Compiled priority strings of one configuration generation, shared by every

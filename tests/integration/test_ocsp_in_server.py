@@ -36,13 +36,12 @@ def test_first_fetch_staples_without_any_file(httpd_factory, pki, port, responde
     directory = site(server, port, [leaf])
     server.start(wait_port=port)
     written = fetched_file(directory, leaf)
-    wait_until(written.exists, timeout=20, what="the fetcher to write the response")
-    # What is stapled is exactly the file the fetcher wrote (each worker process
-    # picks it up within GnuTLSOCSPCheckInterval), and that file is a good
-    # response for this certificate.
+    # The first fetch happens before the workers start: the very first
+    # handshakes staple exactly the file it wrote, which is a good response for
+    # this certificate.
+    assert written.exists()
     for _ in range(3):  # handshakes land on different processes
-        wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == written.read_bytes(),
-                   timeout=10, what="the fetched response to be stapled")
+        assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == written.read_bytes()
     check = subprocess.run(["openssl", "ocsp", "-no_nonce", "-respin", str(written), "-issuer", str(pki.intermediate),
                             "-cert", str(leaf.cert), "-CAfile", str(pki.ca)], capture_output=True, text=True)
     assert f"{leaf.cert}: good" in check.stdout, check.stdout + check.stderr
@@ -149,6 +148,9 @@ def test_certificate_without_responder_is_not_fetched(httpd_factory, pki, port, 
     ("GnuTLSOCSPSocketTimeout 0", "GnuTLSOCSPSocketTimeout"),
     ("GnuTLSOCSPCheckNonce sometimes", "GnuTLSOCSPCheckNonce"),
     ("GnuTLSOCSPResponseDir /tmp/x", "cannot occur within <VirtualHost> section"),
+    ("GnuTLSOCSPCacheTimeout 0", "GnuTLSOCSPCacheTimeout"),
+    ("GnuTLSOCSPFuzzTime soon", "GnuTLSOCSPFuzzTime"),
+    ("GnuTLSOCSPAutoRefresh maybe", "GnuTLSOCSPAutoRefresh"),
 ])
 def test_fetch_directive_errors(httpd_factory, pki, port, line, expected):
     server = httpd_factory()
@@ -219,3 +221,87 @@ def test_hostile_or_broken_responders_are_never_stapled(httpd_factory, pki, port
                what="the fetch to fail")
     assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
     assert not fetched_file(directory, leaf).exists()
+
+
+def fresh_answers(pki, leaf, tmp_path, **validity):
+    """A scripted responder's answer: a response signed now (no nonce check)."""
+    def answer(request):
+        return 200, make_response(pki, leaf, tmp_path / f"answer-{time.monotonic_ns()}.der", **validity), 0
+    return answer
+
+
+def test_response_without_next_update_is_stapled_for_the_cache_timeout(httpd_factory, pki, port, responders,
+                                                                       tmp_path):
+    """mod_gnutls's GnuTLSOCSPCacheTimeout: a fetched response without
+    nextUpdate lives that long, and is asked for again before it ends."""
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="no-next", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+    responder = responders(ScriptedResponder, responder_port, fresh_answers(pki, leaf, tmp_path, days=None))
+    server = httpd_factory()
+    directory = site(server, port, [leaf], extra="  GnuTLSOCSPCheckNonce Off\n  GnuTLSOCSPCacheTimeout 4\n"
+                                                 "  GnuTLSOCSPFuzzTime 0")
+    server.start(wait_port=port)
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == fetched_file(directory, leaf).read_bytes()
+    wait_until(lambda: responder.requests >= 3, timeout=20, what="the response to be asked for again")
+    # Without answers it is stapled no longer than its 4 seconds.
+    responder.stop()
+    time.sleep(5)
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+
+
+def test_configured_response_file_without_next_update_is_not_stapled(httpd_factory, pki, port, tmp_path):
+    leaf = pki.leaf("a.test", "ecdsa")
+    response = tmp_path / "no-next.der"
+    make_response(pki, leaf, response, days=None)
+    server = httpd_factory()
+    server.allow_error("GTLS0302")
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
+        port, "a.test", [leaf], extra=f"  GnuTLSOCSPResponseFile {response}\n  GnuTLSOCSPCacheTimeout 600"))
+    server.start(wait_port=port)
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+    assert "no-next-update" in server.read_error_log()
+
+
+def test_cache_timeout_asks_again_however_long_the_response_lives(httpd_factory, pki, port, responders, tmp_path):
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="cache-timeout", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+    responder = responders(ScriptedResponder, responder_port, fresh_answers(pki, leaf, tmp_path, days=7))
+    server = httpd_factory()
+    directory = site(server, port, [leaf], extra="  GnuTLSOCSPCheckNonce Off\n  GnuTLSOCSPCacheTimeout 3\n"
+                                                 "  GnuTLSOCSPFuzzTime 0")
+    server.start(wait_port=port)
+    first = fetched_file(directory, leaf).read_bytes()
+    wait_until(lambda: responder.requests >= 3, timeout=20, what="two more requests")
+    wait_until(lambda: received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) not in (b"", first),
+               timeout=10, what="a newer response to be stapled")
+
+
+def test_auto_refresh_off_asks_only_for_responses_in_use(httpd_factory, pki, port, responders, tmp_path):
+    """GnuTLSOCSPAutoRefresh Off: no handshake, no request (beyond the first
+    fetch at startup); handshakes that staple it bring the refresh back."""
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="auto-off", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+    responder = responders(ScriptedResponder, responder_port, fresh_answers(pki, leaf, tmp_path, days=7))
+    server = httpd_factory()
+    site(server, port, [leaf], extra="  GnuTLSOCSPCheckNonce Off\n  GnuTLSOCSPCacheTimeout 2\n"
+                                     "  GnuTLSOCSPFuzzTime 0\n  GnuTLSOCSPAutoRefresh Off")
+    server.start(wait_port=port)
+    time.sleep(6)
+    assert responder.requests == 1
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) != b""
+    wait_until(lambda: responder.requests >= 2, timeout=10, what="the used response to be asked for again")
+
+
+def test_a_stuck_responder_delays_the_start_by_the_socket_timeout_at_most(httpd_factory, pki, port, responders,
+                                                                          tmp_path):
+    responder_port = free_port()
+    leaf = pki.leaf("a.test", "ecdsa", tag="stuck", ocsp_uri=f"http://127.0.0.1:{responder_port}/")
+    response = make_response(pki, leaf, tmp_path / "late.der")
+    responders(ScriptedResponder, responder_port, lambda request: (200, response, 12))
+    server = httpd_factory()
+    site(server, port, [leaf], extra="  GnuTLSOCSPCheckNonce Off\n  GnuTLSOCSPSocketTimeout 1")
+    began = time.monotonic()
+    server.start(wait_port=port)
+    assert time.monotonic() - began < 8
+    assert received_staple(port, "a.test", pki, ECDSA_ONLY, tmp_path) == b""
+    assert "GTLS0311" in server.read_error_log()

@@ -16,14 +16,16 @@ def _index_line(status, cert: Path):
 
 def make_response(pki, leaf, out: Path, status="V", minutes=None, days=2, shift_seconds=0, signer=None):
     """Writes a DER response for `leaf` (status V=good, R=revoked, U=unknown) to
-    `out`. `shift_seconds` < 0 signs it that many seconds in the past, > 0 in
-    the future (faketime)."""
+    `out`, valid for `minutes` or `days` (both None: without nextUpdate).
+    `shift_seconds` < 0 signs it that many seconds in the past, > 0 in the
+    future (faketime)."""
     out = Path(out)
     index = out.with_suffix(".idx")
     index.write_text("" if status == "U" else _index_line(status, leaf.cert))
     Path(f"{index}.attr").write_text("unique_subject = no\n")
     signer_cert, signer_key = signer or (pki.intermediate, pki.intermediate_key)
-    validity = ["-nmin", str(minutes)] if minutes is not None else ["-ndays", str(days)]
+    validity = (["-nmin", str(minutes)] if minutes is not None else ["-ndays", str(days)] if days is not None
+                else [])
     command = ["openssl", "ocsp", "-index", str(index), "-rsigner", str(signer_cert), "-rkey", str(signer_key),
                "-CA", str(pki.intermediate), "-issuer", str(pki.intermediate), *validity,
                "-cert", str(leaf.cert), "-respout", str(out)]
