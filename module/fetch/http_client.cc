@@ -37,16 +37,16 @@ size_t collect(char* data, size_t size, size_t count, void* baton) {
 
 }  // namespace
 
-HttpAnswer ask_responder(const std::string& url, std::span<const unsigned char> request,
-                         std::chrono::milliseconds timeout, std::size_t max_body) {
-    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    if (!initialised) throw std::runtime_error("libcurl could not be initialised");
+namespace {
+
+// One HTTP exchange: GET of `get_url` when it is not empty, else POST of `request`.
+HttpAnswer perform(const std::string& url, const std::string& get_url, std::span<const unsigned char> request,
+                   std::chrono::milliseconds timeout, std::size_t max_body) {
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) throw std::runtime_error("libcurl could not make a handle");
     HttpAnswer answer;
     Body body{&answer.body, max_body};
     std::unique_ptr<curl_slist, HeadersDeleter> headers;
-    const std::string get = get_url(url, request);
     CURL* handle = curl.get();
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
@@ -55,8 +55,8 @@ HttpAnswer ask_responder(const std::string& url, std::span<const unsigned char> 
     curl_easy_setopt(handle, CURLOPT_USERAGENT, "mod_gtls/" GTLS_VERSION);
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
-    if (!get.empty()) {
-        curl_easy_setopt(handle, CURLOPT_URL, get.c_str());
+    if (!get_url.empty()) {
+        curl_easy_setopt(handle, CURLOPT_URL, get_url.c_str());
     } else {
         curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
         headers.reset(curl_slist_append(nullptr, "Content-Type: application/ocsp-request"));
@@ -75,6 +75,26 @@ HttpAnswer ask_responder(const std::string& url, std::span<const unsigned char> 
         answer.content_type = type;
     }
     return answer;
+}
+
+}  // namespace
+
+HttpAnswer ask_responder(const std::string& url, std::span<const unsigned char> request,
+                         std::chrono::milliseconds timeout, std::size_t max_body) {
+    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!initialised) throw std::runtime_error("libcurl could not be initialised");
+    const std::string get = get_url(url, request);
+    if (get.empty()) return perform(url, get, request, timeout, max_body);
+    const auto started = std::chrono::steady_clock::now();
+    HttpAnswer answer = perform(url, get, request, timeout, max_body);
+    if (answer.status >= 200 && answer.status < 300) return answer;
+    // Some responders take POST only (openssl ocsp behind a CGI, or an httpd
+    // that refuses the %2F of base64 in a path): ask again the way every
+    // responder must understand, within what is left of the time limit.
+    const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started);
+    if (left <= std::chrono::milliseconds(0)) return answer;
+    return perform(url, "", request, left, max_body);
 }
 
 }  // namespace gtls

@@ -15,7 +15,8 @@ struct HttpAnswer {
 };
 
 // Sends `request` (DER) to the responder at `url`: as an RFC 5019 GET when it is
-// small enough, else as a POST of application/ocsp-request. Gives up after
+// small enough, else as a POST of application/ocsp-request; a GET answered with
+// an HTTP error is asked again as a POST. Gives up after
 // `timeout` (connect and transfer together) or when the body grows past
 // `max_body` bytes. Throws std::runtime_error naming the URL and what failed
 // (no answer at all); an HTTP error status is an answer, not an exception.

@@ -85,6 +85,19 @@ def test_fresh_file_is_not_fetched_again(pki, leaf, responders, tmp_path):
     assert responder.requests == 2
 
 
+def test_post_only_responder_is_asked_again_with_post(pki, leaf, responders, tmp_path):
+    """Short requests go out as RFC 5019 GETs; a responder that refuses GET
+    (an openssl CGI, an httpd refusing %2F in paths) gets the same request as a
+    POST at once."""
+    out = tmp_path / "fetch.der"
+    response = make_response(pki, leaf, tmp_path / "signed.der")
+    responder = responders(ScriptedResponder, free_port(), lambda request: (200, response, 0), 405)
+    code, stdout, stderr = fetch("--chain", leaf.chain, "--out", out, "--url", responder.url)
+    assert code == 0, stdout + stderr
+    assert out.read_bytes() == response
+    assert responder.methods == ["GET", "POST"]
+
+
 def test_due_file_is_refreshed(pki, leaf, responders, tmp_path):
     out = tmp_path / "fetch.der"
     # A response whose life is mostly over: signed 3 days ago, valid for 4.
@@ -149,7 +162,9 @@ def test_bad_answers_leave_the_file_untouched(pki, leaf, responders, tmp_path, c
     expected = {"http-error": "HTTP 500", "garbage": "unparsable", "other-certificate": "wrong-certificate",
                 "slow": "Timeout", "try-later": "tryLater"}[case]
     assert expected in stdout, stdout
-    if case in ("http-error", "slow", "try-later"):  # worth asking again: retried once
+    if case == "http-error":  # each of the two attempts asks by GET, then by POST
+        assert responder.methods == ["GET", "POST", "GET", "POST"], responder.methods
+    elif case in ("slow", "try-later"):  # worth asking again: retried once
         assert responder.requests == 2, responder.requests
     else:
         assert responder.requests == 1, responder.requests

@@ -85,20 +85,24 @@ class OpensslResponder:
 
 class ScriptedResponder:
     """An HTTP server on 127.0.0.1 whose every answer is `answer(request_bytes)`
-    -> (http status, body bytes, delay seconds); counts the requests."""
+    -> (http status, body bytes, delay seconds); counts the requests and
+    records their methods. With `get_status`, GET requests are answered with
+    that HTTP status and an empty body instead (a POST-only responder)."""
 
-    def __init__(self, port, answer):
+    def __init__(self, port, answer, get_status=None):
         import http.server
         import threading
         import time
         responder = self
         self.requests = 0
+        self.methods = []
         self.url = f"http://127.0.0.1:{port}/"
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _serve(self, request):
                 responder.requests += 1
-                status, body, delay = answer(request)
+                responder.methods.append(self.command)
+                status, body, delay = (get_status, b"", 0) if get_status and self.command == "GET" else answer(request)
                 time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/ocsp-response")
