@@ -293,7 +293,15 @@ void fetch_missing_responses(server_rec* main_server, apr_pool_t* pconf) {
         return;
     }
     if (child == 0) {
-        if (::geteuid() == 0 && ap_unixd_setup_child() != 0) ::_exit(1);
+        // As the workers (and the fetcher among them) run: as User, unless
+        // httpd has none configured (then it stays who started it).
+        const bool has_user = ap_unixd_config.user_id != static_cast<uid_t>(-1);
+        if (::geteuid() == 0 && has_user && ap_unixd_setup_child() != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                         "GTLS0311: cannot switch to httpd's User for the OCSP fetch at startup; the fetcher asks "
+                         "in the background");
+            ::_exit(1);
+        }
         std::atomic<std::size_t> next_job{0};
         auto work = [&] {
             std::mt19937_64 random(std::random_device{}());
