@@ -1,10 +1,13 @@
 #include "httpd/session_cache.h"
 
 #include "httpd/guard.h"
+#include "httpd/pool_own.h"
+#include "httpd/remote_cache.h"
 #include "httpd/server_config.h"
 #include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
 
+#include <memory>
 #include <string>
 
 namespace gtls {
@@ -15,6 +18,7 @@ struct SessionCache {
     ap_socache_instance_t* instance = nullptr;
     apr_global_mutex_t* mutex = nullptr;
     server_rec* server = nullptr;
+    std::unique_ptr<RemoteCache> remote;  // for providers that talk to a server
 };
 
 namespace {
@@ -58,6 +62,10 @@ int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
         std::string key = cache_key(*connection, id);
         apr_time_t expiry = apr_time_now() + apr_time_from_sec(connection->session_lifetime_seconds());
         SessionCache& cache = cache_of(*connection);
+        if (cache.remote) {
+            cache.remote->store(std::move(key), std::vector<unsigned char>(data.data, data.data + data.size), expiry);
+            return 0;
+        }
         apr_status_t rv;
         {
             CacheLock lock(cache.mutex);
@@ -79,10 +87,18 @@ gnutls_datum_t retrieve(void* ptr, gnutls_datum_t id) {
     return guard(connection->conn()->base_server, "session cache retrieve", gnutls_datum_t{nullptr, 0}, [&] {
         if (connection->session_lifetime_seconds() == 0) return gnutls_datum_t{nullptr, 0};
         std::string key = cache_key(*connection, id);
+        SessionCache& cache = cache_of(*connection);
+        if (cache.remote) {
+            std::optional<std::vector<unsigned char>> found = cache.remote->retrieve(std::move(key));
+            if (!found) return gnutls_datum_t{nullptr, 0};
+            auto* copy = static_cast<unsigned char*>(gnutls_malloc(found->size()));
+            if (copy == nullptr) return gnutls_datum_t{nullptr, 0};
+            std::copy(found->begin(), found->end(), copy);
+            return gnutls_datum_t{copy, static_cast<unsigned>(found->size())};
+        }
         auto* buffer = static_cast<unsigned char*>(gnutls_malloc(kMaxSessionData));
         if (buffer == nullptr) return gnutls_datum_t{nullptr, 0};
         unsigned size = kMaxSessionData;
-        SessionCache& cache = cache_of(*connection);
         apr_status_t rv;
         {
             CacheLock lock(cache.mutex);
@@ -104,6 +120,10 @@ int remove(void* ptr, gnutls_datum_t id) {
     return guard(connection->conn()->base_server, "session cache remove", -1, [&] {
         std::string key = cache_key(*connection, id);
         SessionCache& cache = cache_of(*connection);
+        if (cache.remote) {
+            cache.remote->remove(std::move(key));
+            return 0;
+        }
         CacheLock lock(cache.mutex);
         cache.provider->remove(cache.instance, connection->conn()->base_server,
                                   reinterpret_cast<const unsigned char*>(key.data()),
@@ -123,7 +143,7 @@ int init_session_cache(server_rec* main_server, apr_pool_t* pconf) {
     global.session_cache_in_use = nullptr;
     if (global.cache_provider == nullptr) return OK;
 
-    auto* cache = static_cast<SessionCache*>(apr_pcalloc(pconf, sizeof(SessionCache)));
+    auto* cache = pool_own(pconf, std::make_unique<SessionCache>());
     cache->provider = global.cache_provider;
     cache->instance = global.cache_instance;
     cache->server = main_server;
@@ -155,6 +175,9 @@ int init_session_cache(server_rec* main_server, apr_pool_t* pconf) {
             return APR_SUCCESS;
         },
         apr_pool_cleanup_null);
+    if (is_remote_cache_provider(global.session_cache.provider)) {
+        cache->remote = std::make_unique<RemoteCache>(cache->provider, cache->instance, main_server);
+    }
     global.session_cache_in_use = cache;
     return OK;
 }
@@ -162,6 +185,7 @@ int init_session_cache(server_rec* main_server, apr_pool_t* pconf) {
 void init_session_cache_child(server_rec* main_server, apr_pool_t* pchild) {
     GlobalConfig& global = global_config(main_server);
     SessionCache* cache = global.session_cache_in_use;
+    if (cache != nullptr && cache->remote) cache->remote->start(pchild);
     if (cache == nullptr || cache->mutex == nullptr) return;
     apr_status_t rv = apr_global_mutex_child_init(&cache->mutex, apr_global_mutex_lockfile(cache->mutex), pchild);
     if (rv != APR_SUCCESS) {

@@ -99,3 +99,38 @@ def test_cache_server_going_away_and_coming_back(httpd_factory, pki, port, tmp_p
             break
         assert time.monotonic() < deadline, "resumption did not come back with the cache server"
         time.sleep(1)
+
+
+def test_a_hung_cache_server_costs_one_timeout_not_one_per_handshake(httpd_factory, pki, port, tmp_path, cache):
+    """A cache server that stops answering (SIGSTOP: connections stay open,
+    nothing comes back; httpd's memcache provider would wait forever) delays
+    no handshake by more than mod_gtls's own 500 ms wait: sessions are stored
+    off the handshake, a lookup gives up in time, the outage is logged once
+    per process, and resumption returns with the server."""
+    server = start_httpd(httpd_factory, pki, port, "127.0.0.1", cache)
+    server.allow_error(r"\[socache_(redis|memcache):")
+    session = tmp_path / "session.pem"
+    os.kill(cache.process.pid, signal.SIGSTOP)
+    try:
+        durations = []
+        for round in range(3):
+            for _ in range(4):
+                began = time.monotonic()
+                session_of(port, pki, "a.test", session, "-tls1_2")
+                assert not reuses(port, pki, "a.test", session, "-tls1_2")
+                durations.append(time.monotonic() - began)
+            time.sleep(1)
+        # Without the bound: memcache waits forever, redis RedisTimeout (5 s) per call.
+        assert max(durations) < 3, durations
+        log = server.read_error_log()
+        assert 1 <= log.count("GTLS0404") <= len(server.children()), log
+    finally:
+        os.kill(cache.process.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while True:
+        session_of(port, pki, "a.test", session, "-tls1_2")
+        if reuses(port, pki, "a.test", session, "-tls1_2"):
+            break
+        assert time.monotonic() < deadline, "resumption did not come back with the cache server"
+        time.sleep(1)
+    assert "GTLS0405" in server.read_error_log()
