@@ -63,11 +63,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=15):
+def wait_port(port, timeout=15, address="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            socket.create_connection((address, port), 0.2).close()
             return
         except OSError:
             time.sleep(0.05)
@@ -111,11 +111,16 @@ def tree_cpu_ns_precise(pid):
 class Server:
     """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
 
-    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None):
+    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None, fleet=None):
         """`vhosts` = N builds N name-based vhosts (v1..vN.scale.localhost, both
-        chains, no staple) on ports[0] instead of the staple on/off pair."""
+        chains, no staple) on ports[0] instead of the staple on/off pair.
+        `fleet` = (address, ticket key file) builds one member of a fleet: a
+        `*:port` vhost (ECDSA chain) listening on address:ports[0], with the
+        fleet's shared ticket key."""
         self.kind, self.ports = kind, ports
-        self.dir = Path(workdir) / (kind if vhosts is None else f"{kind}-{vhosts}-vhosts")
+        self.address = fleet[0] if fleet else "127.0.0.1"
+        suffix = f"-{vhosts}-vhosts" if vhosts is not None else f"-fleet-{fleet[0]}" if fleet else ""
+        self.dir = Path(workdir) / f"{kind}{suffix}"
         (self.dir / "logs").mkdir(parents=True)
         (self.dir / "htdocs").mkdir()
         os.chmod(self.dir / "logs", 0o1777)
@@ -137,7 +142,9 @@ class Server:
         if os.geteuid() == 0:
             lines += ["User www-data", "Group www-data"]
         chains = [("rsa", "localhost-rsa"), ("ecdsa", "localhost-ecdsa")]
-        if vhosts is not None:
+        if fleet is not None:
+            lines += self._fleet_member(kind, pki, ports[0], *fleet)
+        elif vhosts is not None:
             lines += self._scale_vhosts(kind, pki, ports[0], vhosts, chains)
         elif kind == "gtls":
             lines += [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so",
@@ -177,6 +184,21 @@ class Server:
                 "</VirtualHost>"]
 
     @staticmethod
+    def _fleet_member(kind, pki, port, address, key_file):
+        base = f"{pki}/localhost-ecdsa"
+        if kind == "gtls":
+            lines = [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so", f"Listen {address}:{port}",
+                     f"<VirtualHost *:{port}>", "  ServerName localhost", "  GnuTLSEnable On",
+                     f'  GnuTLSSessionTicketKeyFile "{key_file}"',
+                     f'  GnuTLSCertificateFile "{base}.chain.pem"', f'  GnuTLSKeyFile "{base}.key"']
+        else:
+            lines = [f"LoadModule ssl_module {MODULES}/mod_ssl.so", "SSLProtocol -all +TLSv1.2 +TLSv1.3",
+                     *MOD_SSL_SAME_SUITES, f"Listen {address}:{port}", f"<VirtualHost *:{port}>",
+                     "  ServerName localhost", "  SSLEngine on", f'  SSLSessionTicketKeyFile "{key_file}"',
+                     f'  SSLCertificateFile "{base}.chain.pem"', f'  SSLCertificateKeyFile "{base}.key"']
+        return lines + ["</VirtualHost>"]
+
+    @staticmethod
     def _scale_vhosts(kind, pki, port, count, chains):
         if kind == "gtls":
             lines = [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so"]
@@ -196,7 +218,7 @@ class Server:
         started = time.monotonic()
         subprocess.run([HTTPD, "-d", str(self.dir), "-f", str(self.conf), "-k", "start"], check=True)
         for port in self.ports:
-            wait_port(port)
+            wait_port(port, address=self.address)
         pid_file = self.dir / "logs" / "httpd.pid"
         for _ in range(100):
             if pid_file.exists() and pid_file.read_text().strip():
@@ -426,6 +448,47 @@ def scale_round(workdir, pki, counts, rounds, smoke, results, walls, errors):
                 server.stop()
 
 
+RESUMED_SAME = "TLS 1.3 resumed on the server that made the ticket (2-server fleet)"
+RESUMED_OTHER = "TLS 1.3 resumed on another server of the fleet (shared ticket key)"
+
+
+def fleet_round(workdir, pki, rounds, smoke, results, walls, errors):
+    """Two servers of each kind on 127.0.0.1 and 127.0.0.2, same port and
+    vhost, one ticket key file: CPU of the second server per resumed
+    handshake, when the ticket came from itself and from the other one."""
+    n = 60 if smoke else 2000
+    keys = {"gtls": 64, "ssl": 48}  # GnuTLS's master key; mod_ssl's key file
+    ports = {kind: free_port() for kind in keys}
+    servers = {}
+    for kind, size in keys.items():
+        key_file = Path(workdir) / f"{kind}-ticket.key"
+        key_file.write_bytes(os.urandom(size))
+        os.chmod(key_file, 0o600)
+        for address in ("127.0.0.1", "127.0.0.2"):
+            servers[kind, address] = Server(kind, workdir, pki, (ports[kind],), fleet=(address, key_file))
+    try:
+        for server in servers.values():
+            server.start()
+        for _ in range(rounds):
+            plan = [(kind, name) for kind in keys for name in (RESUMED_SAME, RESUMED_OTHER)]
+            random.shuffle(plan)
+            for kind, name in plan:
+                second = servers[kind, "127.0.0.2"]
+                first = "127.0.0.2" if name == RESUMED_SAME else "127.0.0.1"
+                before = second.cpu()
+                data = client(["--port", str(ports[kind]), "--ca", str(pki / "ca.pem"), "--priority",
+                               CLIENT_TLS13 + ECDSA_ONLY, "--resume", "--address", first,
+                               "--resume-address", "127.0.0.2", "--connections", str(n)])
+                cpu = second.cpu() - before
+                if data["errors"] or data["resumed"] < n - 1:
+                    errors.append(f"{kind} {name}: {data}")
+                results.setdefault((name, kind), []).append(cpu / max(1, data["resumed"]) * 1e6)
+                walls.setdefault((name, kind), []).append(data["seconds"])
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 SCALE_COUNTS = (1, 100, 1000)
 IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
 
@@ -433,7 +496,8 @@ IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
 def extra_rows(smoke):
     """Rows that do not come from scenarios(): memory and scale."""
     counts = (1, 10) if smoke else SCALE_COUNTS
-    rows = [(STAPLE_COST, "µs/conn"), ("Idle keep-alive connection memory", "KiB/conn")]
+    rows = [(STAPLE_COST, "µs/conn"), ("Idle keep-alive connection memory", "KiB/conn"),
+            (RESUMED_SAME, "µs/conn"), (RESUMED_OTHER, "µs/conn")]
     rows += [(f"SNI handshake, {c} vhosts", "µs/conn") for c in counts]
     rows += [(f"Startup, {c} vhosts", "s") for c in counts]
     rows += [(f"Memory after start, {c} vhosts", "MiB") for c in counts]
@@ -523,6 +587,8 @@ def main():
         for server in servers.values():
             server.stop()
         responder.shutdown()
+    print("  fleet: resumption across two servers", file=sys.stderr, flush=True)
+    fleet_round(workdir, pki, rounds, args.smoke, results, walls, errors)
     print("  scale: 1..N name-based vhosts", file=sys.stderr, flush=True)
     scale_round(workdir, pki, (1, 10) if args.smoke else SCALE_COUNTS, rounds, args.smoke, results, walls, errors)
     micro = staple_micro_benchmark(workdir)

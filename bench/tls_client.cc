@@ -4,6 +4,7 @@
 //
 //   gtls-bench-client --port N --sni NAME --ca FILE [--priority P] [--connections N]
 //                     [--requests K] [--path /x] [--resume] [--seconds S] [--plain]
+//                     [--address 127.0.0.1] [--resume-address 127.0.0.2]
 //
 // --plain speaks HTTP/1.1 without TLS: what httpd itself spends per connection.
 #include <gnutls/gnutls.h>
@@ -34,6 +35,8 @@ struct Options {
     long requests = 1;
     std::string path = "/";
     bool resume = false;
+    std::string address = "127.0.0.1";
+    std::string resume_address;  // with --resume: where the resumed connections go ("" = --address)
     bool plain = false;
     double seconds = 0;  // stop early after this long (0 = no limit)
 };
@@ -54,6 +57,8 @@ Options parse(int argc, char** argv) {
         else if (arg == "--requests") o.requests = std::stol(value());
         else if (arg == "--path") o.path = value();
         else if (arg == "--resume") o.resume = true;
+        else if (arg == "--address") o.address = value();
+        else if (arg == "--resume-address") o.resume_address = value();
         else if (arg == "--plain") o.plain = true;
         else if (arg == "--seconds") o.seconds = std::stod(value());
         else throw std::runtime_error("unknown option " + arg);
@@ -69,12 +74,13 @@ struct Counters {
     std::string server_key;  // what signed the first handshake: the chain served, e.g. EC/ECDSA or RSA
 };
 
-int connect_loopback(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// `host` is an IPv4 address; only loopback ones are used.
+int connect_to(const std::string& host, int port) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) return -1;
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
         ::close(fd);
         return -1;
@@ -159,7 +165,10 @@ int main(int argc, char** argv) try {
         if (o.seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() > o.seconds) {
             break;
         }
-        int fd = connect_loopback(o.port);
+        // With --resume-address, the session comes from --address and every
+        // later connection resumes it on the other server.
+        const bool to_other = o.resume && !o.resume_address.empty() && saved_session.data != nullptr;
+        int fd = connect_to(to_other ? o.resume_address : o.address, o.port);
         if (fd < 0) { ++counters.errors; continue; }
         if (o.plain) {
             if (!plain_connection(o, fd, counters)) ++counters.errors;
