@@ -51,12 +51,17 @@ void add_san_parts(gnutls_x509_crt_t certificate, std::vector<std::pair<std::str
         char value[1024];
         size_t size = sizeof(value);
         int type = gnutls_x509_crt_get_subject_alt_name(certificate, sequence, value, &size, nullptr);
-        if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+        if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER) break;
         if (type == GNUTLS_SAN_DNSNAME) parts.emplace_back("SAN_DNS_" + std::to_string(dns++), std::string(value, size));
         if (type == GNUTLS_SAN_RFC822NAME) {
             parts.emplace_back("SAN_Email_" + std::to_string(email++), std::string(value, size));
         }
-        if (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER) break;
+        // mod_gnutls's S_ANn: every name in order, its type spelled out.
+        const char* label = type == GNUTLS_SAN_DNSNAME ? "DNSNAME:" : type == GNUTLS_SAN_RFC822NAME ? "RFC822NAME:"
+                            : type == GNUTLS_SAN_URI                                      ? "URI:"
+                                                                                          : nullptr;
+        parts.emplace_back("S_AN" + std::to_string(sequence),
+                           label != nullptr ? label + std::string(value, size) : std::string("UNSUPPORTED"));
     }
 }
 

@@ -2,34 +2,76 @@
 
 #include "core/owned.h"
 #include "httpd/guard.h"
+#include "httpd/server_config.h"
 #include "httpd/tls_connection.h"
 #include "httpd/vhost_tls.h"
-
-#include <algorithm>
 
 namespace gtls {
 
 namespace {
 
-// The first of `wanted` the certificate does not list as an extended key
-// usage, or "" when it has them all.
+// Request data a client may send while it is asked for its certificate (held
+// until the request reads it), as mod_ssl's SSLRenegBufferSize default.
+constexpr apr_size_t kMaxHeldDuringReauth = 128 * 1024;
+
+// The first of `wanted` the certificate is not fit for, or "" when it is fit for all.
 std::string missing_key_purpose(const gnutls_datum_t& der, const std::vector<std::string>& wanted) {
     if (wanted.empty()) return "";
     gnutls_x509_crt_t raw = nullptr;
     if (gnutls_x509_crt_init(&raw) < 0) return wanted.front();
     OwnedCrt certificate(raw);
     if (gnutls_x509_crt_import(raw, &der, GNUTLS_X509_FMT_DER) < 0) return wanted.front();
-    std::vector<std::string> present;
-    for (unsigned index = 0;; ++index) {
-        char oid[128];
-        size_t size = sizeof(oid);
-        if (gnutls_x509_crt_get_key_purpose_oid(raw, index, oid, &size, nullptr) < 0) break;
-        present.emplace_back(oid);
-    }
     for (const std::string& purpose : wanted) {
-        if (std::find(present.begin(), present.end(), purpose) == present.end()) return purpose;
+        if (gnutls_x509_crt_check_key_purpose(raw, purpose.c_str(), 0) == 0) return purpose;
     }
     return "";
+}
+
+// "subject (serial S, issuer I)" of the client's certificate, for log lines.
+std::string describe_peer(gnutls_session_t session) {
+    unsigned count = 0;
+    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
+    if (peers == nullptr || count == 0) return "none";
+    gnutls_x509_crt_t raw = nullptr;
+    if (gnutls_x509_crt_init(&raw) < 0) return "unreadable";
+    OwnedCrt certificate(raw);
+    if (gnutls_x509_crt_import(raw, &peers[0], GNUTLS_X509_FMT_DER) < 0) return "unreadable";
+    OwnedDatum subject, issuer;
+    unsigned char serial[64];
+    size_t serial_size = sizeof(serial);
+    if (gnutls_x509_crt_get_dn3(raw, subject.out(), 0) < 0 || gnutls_x509_crt_get_issuer_dn3(raw, issuer.out(), 0) < 0 ||
+        gnutls_x509_crt_get_serial(raw, serial, &serial_size) < 0) {
+        return "unreadable";
+    }
+    std::string hex(serial_size * 2, '0');
+    ap_bin2hex(serial, serial_size, hex.data());
+    return std::string(reinterpret_cast<const char*>(subject.data()), subject.size()) + " (serial " + hex +
+           ", issuer " + std::string(reinterpret_cast<const char*>(issuer.data()), issuer.size()) + ")";
+}
+
+// The reason a request under `require` is refused, or nullptr when it may go on.
+const char* refusal(const std::string& verdict) {
+    if (verdict == "SUCCESS") return nullptr;
+    if (verdict.empty() || verdict == "NONE") return "the client sent no certificate";
+    return verdict.c_str() + sizeof("FAILED:") - 1;
+}
+
+// Why the connection cannot be asked for a certificate now, or nullptr.
+const char* cannot_ask(const TlsConnection& connection) {
+    if (!connection.vhost()->verifies_clients()) return "no GnuTLSClientCAFile names the CAs to trust";
+    if (gnutls_protocol_get_version(connection.session()) != GNUTLS_TLS1_3) {
+        return "the connection is TLS 1.2, whose renegotiation mod_gtls refuses";
+    }
+    if ((gnutls_session_get_flags(connection.session()) & GNUTLS_SFLAGS_POST_HANDSHAKE_AUTH) == 0) {
+        return "the client did not offer TLS 1.3 post-handshake authentication";
+    }
+    return nullptr;
+}
+
+int forbid(request_rec* r, const TlsConnection& connection, const char* reason) {
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "GTLS0242: %s: %s needs a verified client certificate: %s; answering 403",
+                  connection.vhost()->id().c_str(), ap_escape_logitem(r->pool, r->uri), reason);
+    return HTTP_FORBIDDEN;
 }
 
 }  // namespace
@@ -59,15 +101,63 @@ int verify_client_certificate(gnutls_session_t session) noexcept {
     auto* connection = static_cast<TlsConnection*>(gnutls_session_get_ptr(session));
     return guard(connection->conn()->base_server, "client certificate verification", GNUTLS_E_CERTIFICATE_ERROR, [&] {
         std::string verdict = client_certificate_verdict(session, connection->vhost()->client_key_purposes());
-        const bool required = connection->vhost()->client_verify() == ClientVerify::Require;
         if (verdict.starts_with("FAILED")) {
             ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, connection->conn(),
-                          "GTLS0240: %s: client certificate %s: %s", connection->vhost()->id().c_str(),
-                          required ? "refused" : "not verified, served anyway (GnuTLSClientVerify request)",
-                          verdict.c_str() + 7);
+                          "GTLS0240: %s: client certificate %s does not verify: %s", connection->vhost()->id().c_str(),
+                          describe_peer(session).c_str(), verdict.c_str() + sizeof("FAILED:") - 1);
         }
         connection->set_client_verify_result(std::move(verdict));
-        return required && connection->client_verify_result() != "SUCCESS" ? GNUTLS_E_CERTIFICATE_ERROR : 0;
+        return 0;
+    });
+}
+
+int check_client_certificate(request_rec* r) {
+    return guard(r->server, "client certificate check", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        const std::optional<ClientVerify>& in_directory = directory_config(r).client_verify;
+        TlsConnection* connection = TlsConnection::of(r->connection);
+        if (connection == nullptr) {
+            // Never served without a certificate just because it came over plain HTTP.
+            if (in_directory != ClientVerify::Require) return DECLINED;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "GTLS0242: %s needs a verified client certificate: the request did not come over TLS; "
+                          "answering 403", ap_escape_logitem(r->pool, r->uri));
+            return HTTP_FORBIDDEN;
+        }
+        const ClientVerify wanted = in_directory.value_or(connection->vhost()->client_verify());
+        if (wanted == ClientVerify::Ignore) return DECLINED;
+        if (!connection->client_was_asked()) {
+            if (const char* why = cannot_ask(*connection)) {
+                if (wanted == ClientVerify::Request) return DECLINED;
+                return forbid(r, *connection, why);
+            }
+            if (r->connection->master != nullptr) {
+                // mod_http2 turns this note and the 403 into HTTP_1_1_REQUIRED:
+                // the client asks again over HTTP/1.1, where the handshake messages
+                // cannot land in the middle of other streams.
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              "GTLS0243: %s: %s needs a client certificate, which HTTP/2 cannot ask for after the "
+                              "handshake; telling the client to use HTTP/1.1",
+                              connection->vhost()->id().c_str(), ap_escape_logitem(r->pool, r->uri));
+                apr_table_setn(r->notes, "ssl-renegotiate-forbidden", "verify-client");
+                return HTTP_FORBIDDEN;
+            }
+            switch (connection->ask_for_client_certificate(kMaxHeldDuringReauth)) {
+                case TlsConnection::AskOutcome::Answered: break;
+                case TlsConnection::AskOutcome::TooMuchData:
+                    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                                  "GTLS0244: %s: the client sent more than %" APR_SIZE_T_FMT " bytes of request data "
+                                  "before answering the request for its certificate; answering 413",
+                                  connection->vhost()->id().c_str(), kMaxHeldDuringReauth);
+                    r->connection->keepalive = AP_CONN_CLOSE;
+                    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+                case TlsConnection::AskOutcome::Failed:
+                    // Logged (GTLS0245) and the connection closed by the connection itself.
+                    return HTTP_FORBIDDEN;
+            }
+        }
+        if (wanted == ClientVerify::Request) return DECLINED;
+        if (const char* why = refusal(connection->client_verify_result())) return forbid(r, *connection, why);
+        return DECLINED;
     });
 }
 

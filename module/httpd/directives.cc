@@ -65,17 +65,18 @@ const char* set_session_ticket_key_file(cmd_parms* cmd, void*, const char* arg) 
 }
 
 // Server and virtual host: the handshake asks for a certificate. In a
-// <Directory>/<Location>/.htaccess only the values that ask for nothing are
-// accepted until per-directory verification (post-handshake authentication)
-// exists.
-const char* set_client_verify(cmd_parms* cmd, void*, const char* arg) {
+// <Directory>/<Location>/.htaccess: requests there need one, asked for after
+// the handshake when it did not (client_verification.cc).
+const char* set_client_verify(cmd_parms* cmd, void* directory, const char* arg) {
     auto value = parse_client_verify(arg);
     if (!value) return directive_error(cmd, value.error);
     if (cmd->path != nullptr) {
-        if (*value.value == ClientVerify::Ignore) return nullptr;
-        return directive_error(cmd, std::string("'") + arg + "' inside " + cmd->path +
-                                        ": per-directory client verification is not supported by mod_gtls yet; "
-                                        "set it for the virtual host");
+        static_cast<DirectoryConfig*>(directory)->client_verify = *value.value;
+        // .htaccess files are read while serving: the server's configuration is settled by then.
+        if (*value.value != ClientVerify::Ignore && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM) {
+            server_config(cmd->server).directory_verifies_clients = true;
+        }
+        return nullptr;
     }
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         config.client_verify = *value.value;
@@ -323,7 +324,7 @@ const command_rec kDirectives[] = {
     take1("GnuTLSOCSPAutoRefresh", set_on_off<&ServerConfig::ocsp_auto_refresh>, RSRC_CONF,
           "On|Off: refresh fetched OCSP responses whether or not handshakes use them (default On)"),
     take1("GnuTLSClientVerify", set_client_verify, RSRC_CONF | OR_AUTHCFG,
-          "ignore|none|request|require: ask clients for a certificate (server and virtual host)"),
+          "ignore|none|request|require: ask clients for a certificate (server, virtual host, directory, .htaccess)"),
     take1("GnuTLSClientCAFile", set_file<&ServerConfig::client_ca_file>, RSRC_CONF,
           "PEM file of the CAs whose client certificates are accepted"),
     take1("GnuTLSClientCRLFile", set_file<&ServerConfig::client_crl_file>, RSRC_CONF,

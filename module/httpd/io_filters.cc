@@ -192,8 +192,7 @@ apr_status_t TlsConnection::pass_ciphertext(bool flush) {
     return rv;
 }
 
-apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
-    if (plain_eof_) return APR_EOF;
+void TlsConnection::make_room_for_record() {
     if (plain_begin_ == plain_end_) {
         plain_begin_ = plain_end_ = 0;
     } else if (plain_.size() - plain_end_ < kMaxRecordPlaintext) {
@@ -204,6 +203,11 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
     if (plain_.size() - plain_end_ < kMaxRecordPlaintext) {
         plain_.resize(std::max(plain_end_ + kMaxRecordPlaintext, kPlaintextBufferSize));
     }
+}
+
+apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
+    if (plain_eof_) return APR_EOF;
+    make_room_for_record();
     transport_block_ = block;
     for (;;) {
         transport_read_status_ = APR_SUCCESS;

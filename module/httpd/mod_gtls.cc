@@ -1,5 +1,6 @@
 // The module record and hook registration. Each hook is a thin guarded call
 // into the file that owns the concern.
+#include "httpd/client_verification.h"
 #include "httpd/directives.h"
 #include "httpd/guard.h"
 #include "httpd/io_filters.h"
@@ -95,6 +96,9 @@ void gtls_register_hooks(apr_pool_t*) {
     ap_hook_child_init(gtls_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_pre_connection(gtls_pre_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_process_connection(gtls_process_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // Where mod_ssl checks SSLVerifyClient: before authentication, once per
+    // per-directory configuration.
+    ap_hook_check_access(check_client_certificate, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_http_scheme(gtls_http_scheme, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(gtls_default_port, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_tls_filters();
@@ -109,8 +113,8 @@ void gtls_register_hooks(apr_pool_t*) {
 extern "C" {
 module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) gtls_module = {
     STANDARD20_MODULE_STUFF,
-    nullptr,                           // per-directory config creator
-    nullptr,                           // per-directory config merger
+    gtls::create_directory_config,     // per-directory config creator
+    gtls::merge_directory_config,      // per-directory config merger
     gtls::create_server_config,        // per-server config creator
     gtls::merge_server_config,         // per-server config merger
     gtls::kDirectives,                 // directive table

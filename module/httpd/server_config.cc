@@ -3,6 +3,8 @@
 #include "httpd/pool_own.h"
 
 #include <memory>
+#include <new>
+#include <type_traits>
 
 namespace gtls {
 
@@ -70,11 +72,29 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.client_key_purposes = merged(base.config.client_key_purposes, add.config.client_key_purposes);
     out.export_certificates_size = merged(base.config.export_certificates_size, add.config.export_certificates_size);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
+    out.directory_verifies_clients = base.config.directory_verifies_clients || add.config.directory_verifies_clients;
     out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
                                                                : base.config.first_directive_file;
     out.first_directive_line = add.config.first_directive_file ? add.config.first_directive_line
                                                                : base.config.first_directive_line;
     return pool_own(pool, std::move(merged_holder));
+}
+
+// Trivially destructible: it lives in the pool without a cleanup.
+static_assert(std::is_trivially_destructible_v<DirectoryConfig>);
+
+void* create_directory_config(apr_pool_t* pool, char*) {
+    return new (apr_palloc(pool, sizeof(DirectoryConfig))) DirectoryConfig{};
+}
+
+void* merge_directory_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
+    const auto& base = *static_cast<const DirectoryConfig*>(base_ptr);
+    const auto& add = *static_cast<const DirectoryConfig*>(add_ptr);
+    return new (apr_palloc(pool, sizeof(DirectoryConfig))) DirectoryConfig{merged(base.client_verify, add.client_verify)};
+}
+
+const DirectoryConfig& directory_config(const request_rec* r) {
+    return *static_cast<const DirectoryConfig*>(ap_get_module_config(r->per_dir_config, &gtls_module));
 }
 
 std::string server_name_port(const server_rec* s) {

@@ -29,6 +29,9 @@ struct ServerConfig {
     std::optional<bool> session_tickets;
     std::optional<std::string> session_ticket_key_file;  // GnuTLSSessionTicketKeyFile
     std::optional<ClientVerify> client_verify;
+    // A GnuTLSClientVerify request|require in a <Directory>/<Location> of this
+    // server's configuration (or the main server's): its CAs must be named.
+    bool directory_verifies_clients = false;
     std::optional<std::string> client_ca_file;   // GnuTLSClientCAFile / GnuTLSX509CAFile
     std::optional<std::string> client_crl_file;  // GnuTLSClientCRLFile
     std::optional<std::vector<std::string>> client_key_purposes;  // GnuTLSClientKeyPurpose OIDs
@@ -82,6 +85,14 @@ struct GlobalConfig {
     // GnuTLSOCSPResponseDir: where fetched responses are kept.
     std::string ocsp_response_dir = kDefaultOcspResponseDir;
     SniVhostIndex sni_vhosts;
+    // Some vhost can verify client certificates, so sessions keep what TLS 1.3
+    // post-handshake authentication needs when the client offers it.
+    bool offer_post_handshake_auth = false;
+};
+
+// Per-directory values (<Directory>, <Location>, .htaccess).
+struct DirectoryConfig {
+    std::optional<ClientVerify> client_verify;
 };
 
 inline constexpr long kDefaultCacheTimeoutSeconds = 300;
@@ -96,6 +107,9 @@ GlobalConfig& global_config(server_rec* s);
 // Module record callbacks.
 void* create_server_config(apr_pool_t* pool, server_rec* s);
 void* merge_server_config(apr_pool_t* pool, void* base, void* add);
+void* create_directory_config(apr_pool_t* pool, char* path);
+void* merge_directory_config(apr_pool_t* pool, void* base, void* add);
+const DirectoryConfig& directory_config(const request_rec* r);
 
 // "ServerName:port": the id of a server's TLS state in log lines.
 std::string server_name_port(const server_rec* s);

@@ -68,6 +68,8 @@ const char* certificate_variable(const CertificateFacts& facts, const char* fiel
     return nullptr;
 }
 
+constexpr const char* kCertificateTooLarge = "GNUTLS_CERTIFICATE_SIZE_LIMIT_EXCEEDED";
+
 using Compute = const char* (*)(const TlsConnection&, apr_pool_t*);
 
 const char* cipher_key_bits(const TlsConnection& connection, apr_pool_t* pool) {
@@ -177,11 +179,21 @@ void TlsConnection::remember_variables() {
         }
     }
     // The per-component and per-name variables (SSL_CLIENT_S_DN_CN, ..._SAN_DNS_0).
+    certificate_parts_.clear();
     for (const auto& [prefix, source] : {std::pair{"SSL_SERVER_", facts}, std::pair{"SSL_CLIENT_", client}}) {
         if (source == nullptr) continue;
         for (const auto& [suffix, value] : source->parts) {
             certificate_parts_.emplace_back(apr_pstrcat(c_->pool, prefix, suffix.c_str(), nullptr), value.c_str());
         }
+    }
+    client_chain_.clear();
+    unsigned count = 0;
+    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session_.get(), &count);
+    for (unsigned i = 1; peers != nullptr && i < count; ++i) {
+        OwnedDatum pem;
+        if (gnutls_pem_base64_encode2("CERTIFICATE", &peers[i], pem.out()) < 0) break;
+        client_chain_.emplace_back(apr_psprintf(c_->pool, "SSL_CLIENT_CERT_CHAIN_%u", i - 1),
+                                   apr_pstrmemdup(c_->pool, reinterpret_cast<const char*>(pem.data()), pem.size()));
     }
     if (client != nullptr) {
         const long days = static_cast<long>((client->expires - std::time(nullptr)) / 86400);
@@ -198,8 +210,10 @@ const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
         // Before the handshake only session-independent values (all with a compute) exist.
         return v.needs_handshake ? nullptr : v.compute(*this, pool);
     }
-    for (const auto& [part, value] : certificate_parts_) {
-        if (strcasecmp(part, name) == 0) return value;
+    for (const auto* list : {&certificate_parts_, &client_chain_}) {
+        for (const auto& [part, value] : *list) {
+            if (strcasecmp(part, name) == 0) return value;
+        }
     }
     return nullptr;
 }
@@ -216,34 +230,37 @@ void TlsConnection::export_variables(apr_table_t* env) const {
         present = entry[i].key != nullptr &&
                   (strncasecmp(entry[i].key, "SSL_", 4) == 0 || strcasecmp(entry[i].key, "HTTPS") == 0);
     }
+    const auto add = [&](const char* name, const char* value) {
+        if (present) {
+            apr_table_setn(env, name, value);
+        } else {
+            apr_table_addn(env, name, value);
+        }
+    };
+    // The PEM certificates go out only with GnuTLSExportCertificates; one
+    // larger than its size is never cut short: mod_gnutls's marker, which
+    // scripts written for it test for, stands in for it.
+    const std::size_t limit = vhost_->export_certificates_size();
+    const auto add_certificate = [&](const char* name, const char* value) {
+        if (limit == 0) return;
+        if (const std::size_t size = std::strlen(value); size > limit) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                          "GTLS0241: %s is %" APR_SIZE_T_FMT " bytes, more than GnuTLSExportCertificates allows "
+                          "(%" APR_SIZE_T_FMT "); exported as %s", name, size, limit, kCertificateTooLarge);
+            value = kCertificateTooLarge;
+        }
+        add(name, value);
+    };
     for (std::size_t i = 0; i < std::size(kVariables); ++i) {
-        const char* value = variables_[i];
-        if (value == nullptr) continue;
-        if (!kVariables[i].exported) {
-            // Only the PEM certificates, with GnuTLSExportCertificates; one
-            // larger than its size goes out empty, never cut short.
-            const std::size_t limit = vhost_->export_certificates_size();
-            if (limit == 0) continue;
-            if (std::strlen(value) > limit) {
-                ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
-                              "GTLS0241: %s is %" APR_SIZE_T_FMT " bytes, more than GnuTLSExportCertificates allows "
-                              "(%" APR_SIZE_T_FMT "); exported empty", kVariables[i].name, std::strlen(value), limit);
-                value = "";
-            }
-        }
-        if (present) {
-            apr_table_setn(env, kVariables[i].name, value);
+        if (variables_[i] == nullptr) continue;
+        if (kVariables[i].exported) {
+            add(kVariables[i].name, variables_[i]);
         } else {
-            apr_table_addn(env, kVariables[i].name, value);
+            add_certificate(kVariables[i].name, variables_[i]);
         }
     }
-    for (const auto& [part, value] : certificate_parts_) {
-        if (present) {
-            apr_table_setn(env, part, value);
-        } else {
-            apr_table_addn(env, part, value);
-        }
-    }
+    for (const auto& [part, value] : certificate_parts_) add(part, value);
+    for (const auto& [name, value] : client_chain_) add_certificate(name, value);
 }
 
 }  // namespace gtls

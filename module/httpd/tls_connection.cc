@@ -31,7 +31,11 @@ int client_hello_hook(gnutls_session_t session, unsigned, unsigned, unsigned, co
 
 TlsConnection::TlsConnection(conn_rec* c, VhostTls& default_vhost) : c_(c), vhost_(&default_vhost) {
     gnutls_session_t session = nullptr;
-    int rc = gnutls_init(&session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK);
+    unsigned flags = GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK;
+    // Only then does GnuTLS keep the handshake transcript that asking for a
+    // certificate later needs, for clients that offer it.
+    if (global_config(c->base_server).offer_post_handshake_auth) flags |= GNUTLS_POST_HANDSHAKE_AUTH;
+    int rc = gnutls_init(&session, flags);
     if (rc < 0) throw std::runtime_error(std::string("gnutls_init: ") + gnutls_strerror(rc));
     session_.reset(session);
     gnutls_handshake_set_max_packet_length(session, kMaxHandshakeTranscript);
@@ -181,6 +185,51 @@ apr_status_t TlsConnection::handshake(apr_read_type_e block) {
                   vhost_->id().c_str(), c_->client_ip);
     abort_connection();
     return APR_ECONNABORTED;
+}
+
+bool TlsConnection::client_was_asked() const {
+    return asked_after_handshake_ || vhost_->client_verify() != ClientVerify::Ignore;
+}
+
+TlsConnection::AskOutcome TlsConnection::ask_for_client_certificate(apr_size_t max_held) {
+    gnutls_session_t session = session_.get();
+    asked_after_handshake_ = true;
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+    client_verify_result_.clear();
+    const apr_size_t held_before = plain_end_ - plain_begin_;
+    transport_block_ = APR_BLOCK_READ;
+    int rc = GNUTLS_E_AGAIN;
+    for (unsigned round = 0; round < kMaxHandshakeRounds; ++round) {
+        transport_read_status_ = APR_SUCCESS;
+        rc = gnutls_reauth(session, 0);
+        if (rc == GNUTLS_E_SUCCESS) {
+            // SSL_CLIENT_* now describe the certificate (or its absence).
+            remember_variables();
+            return AskOutcome::Answered;
+        }
+        if (rc == GNUTLS_E_GOT_APPLICATION_DATA) {
+            // Sent before the client read our request (RFC 8446 section 4.6.2
+            // lets it): typically the request body, which stays the request's,
+            // in order, after whatever was already decrypted.
+            if (plain_end_ - plain_begin_ - held_before >= max_held) return AskOutcome::TooMuchData;
+            make_room_for_record();
+            ssize_t n = gnutls_record_recv(session, plain_.data() + plain_end_, plain_.size() - plain_end_);
+            if (n > 0) {
+                plain_end_ += static_cast<apr_size_t>(n);
+                continue;
+            }
+            rc = n == 0 ? GNUTLS_E_PREMATURE_TERMINATION : static_cast<int>(n);
+        }
+        if (!gnutls_error_is_fatal(rc)) continue;
+        break;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
+                  "GTLS0245: %s: asking client %s for its certificate after the handshake failed: %s; closing the connection",
+                  vhost_->id().c_str(), c_->client_ip,
+                  transport_read_status_ != APR_SUCCESS ? "the client went away or timed out" : gnutls_strerror(rc));
+    if (transport_read_status_ == APR_SUCCESS && gnutls_error_is_fatal(rc)) send_fatal_alert(rc);
+    abort_connection();
+    return AskOutcome::Failed;
 }
 
 void TlsConnection::log_handshake_failure(int gnutls_error) {

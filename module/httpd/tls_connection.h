@@ -100,6 +100,19 @@ public:
     const std::string& client_verify_result() const { return client_verify_result_; }
     void set_client_verify_result(std::string verdict) { client_verify_result_ = std::move(verdict); }
 
+    // Whether the client was asked for a certificate: by the handshake (its
+    // vhost's GnuTLSClientVerify) or afterwards.
+    bool client_was_asked() const;
+
+    enum class AskOutcome { Answered, TooMuchData, Failed };
+    // TLS 1.3 post-handshake authentication (RFC 8446 section 4.6.2): asks the
+    // client for its certificate and waits, in the request's thread, for the
+    // answer; then SSL_CLIENT_* describe it. Request data the client sends
+    // meanwhile is decrypted and held for the request, up to `max_held` bytes.
+    // The caller has checked the session allows it (TLS 1.3, client offered
+    // post_handshake_auth). Failed: the connection is closed (logged).
+    AskOutcome ask_for_client_certificate(apr_size_t max_held);
+
     // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
     int on_client_hello(const gnutls_datum_t* message);
 
@@ -111,6 +124,8 @@ private:
     // Turns on tickets and the cache lifetime of the vhost the first ClientHello chose.
     void enable_resumption();
     void select_protocol(const std::vector<std::string>& client_protocols);
+    // Makes room in plain_ after plain_end_ for one record's plaintext.
+    void make_room_for_record();
     apr_status_t fill_plaintext(apr_read_type_e block);
     apr_status_t send_plaintext(const char* data, apr_size_t length);
     apr_status_t pass_ciphertext(bool flush);
@@ -139,6 +154,7 @@ private:
     bool handshake_done_ = false;
     bool failed_ = false;
     bool closed_ = false;
+    bool asked_after_handshake_ = false;
 
     // Transport: ciphertext from and to the next filters.
     ap_filter_t* input_filter_ = nullptr;
@@ -175,10 +191,14 @@ private:
     apr_size_t plain_end_ = 0;
     bool plain_eof_ = false;
 
-    // SSL_* values, in the order of ssl_variables.cc's table, from the handshake on.
+    // SSL_* values, in the order of ssl_variables.cc's table, from the handshake
+    // on (worked out again when a certificate is asked for after it).
     std::array<const char*, kVariableCount> variables_{};
     // SSL_{SERVER,CLIENT}_{S,I}_DN_*, _SAN_*, SSL_CLIENT_V_REMAIN: (name, value) in c->pool.
     std::vector<std::pair<const char*, const char*>> certificate_parts_;
+    // SSL_CLIENT_CERT_CHAIN_n: the PEM of the certificates the client sent after
+    // its own, exported like SSL_CLIENT_CERT (GnuTLSExportCertificates).
+    std::vector<std::pair<const char*, const char*>> client_chain_;
     std::string client_verify_result_;
 };
 

@@ -290,14 +290,23 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
 }
 
 // GnuTLS sends the CA file's subjects as the acceptable CAs and checks client
-// certificates against them (and the CRLs) when the connection verifies.
+// certificates against them (and the CRLs) when the connection verifies. The
+// CAs are loaded whenever a file is named: a <Directory> or .htaccess may ask
+// for a certificate after the handshake even when the vhost does not.
 void VhostTls::load_client_verification(const ServerConfig& config) {
     export_certificates_size_ = static_cast<std::size_t>(config.export_certificates_size.value_or(0));
-    client_key_purposes_ = config.client_key_purposes.value_or(std::vector<std::string>{});
+    // As mod_gnutls: TLS Web Client Authentication unless told otherwise.
+    client_key_purposes_ = config.client_key_purposes.value_or(std::vector<std::string>{GNUTLS_KP_TLS_WWW_CLIENT});
     client_verify_ = config.client_verify.value_or(ClientVerify::Ignore);
-    if (client_verify_ == ClientVerify::Ignore) return;
     if (!config.client_ca_file) {
-        fail("GnuTLSClientVerify asks for client certificates but no GnuTLSClientCAFile names the CAs to trust");
+        if (client_verify_ != ClientVerify::Ignore) {
+            fail("GnuTLSClientVerify asks for client certificates but no GnuTLSClientCAFile names the CAs to trust");
+        }
+        if (config.directory_verifies_clients) {
+            fail("GnuTLSClientVerify in a <Directory> or <Location> asks for client certificates but no "
+                 "GnuTLSClientCAFile names the CAs to trust");
+        }
+        return;
     }
     client_ca_file_ = *config.client_ca_file;
     int count = gnutls_certificate_set_x509_trust_file(credentials_.get(), client_ca_file_.c_str(), GNUTLS_X509_FMT_PEM);
@@ -336,12 +345,15 @@ void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     bool all_built = true;
     SharedBuildState shared;
+    GlobalConfig& global = global_config(main_server);
+    global.offer_post_handshake_auth = false;
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         ServerConfig& config = server_config(s);
         config.tls = nullptr;
         if (!config.is_enabled()) continue;
         try {
             config.tls = pool_own(pconf, VhostTls::build(s, config, shared));
+            if (config.tls->verifies_clients()) global.offer_post_handshake_auth = true;
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
                          config.tls->id().c_str(), config.tls->chains().size());
         } catch (const std::exception& e) {

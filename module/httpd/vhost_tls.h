@@ -107,6 +107,8 @@ public:
     bool serves_like(const VhostTls& other) const;
     // GnuTLSClientVerify; the CAs and CRLs are in credentials().
     ClientVerify client_verify() const { return client_verify_; }
+    // Whether client certificates can be verified here (a GnuTLSClientCAFile is loaded).
+    bool verifies_clients() const { return !client_ca_file_.empty(); }
     // GnuTLSClientKeyPurpose: extended key usages a client certificate must carry.
     const std::vector<std::string>& client_key_purposes() const { return client_key_purposes_; }
     // GnuTLSExportCertificates: largest PEM put in CGI environments, 0 for none.

@@ -62,12 +62,28 @@ def test_require_refuses_a_client_without_a_certificate(httpd_factory, pki, port
     assert "alert" in out.lower(), out
 
 
-def test_require_refuses_a_certificate_from_another_ca(httpd_factory, pki, rsa_pki, port):
+def test_require_answers_403_to_a_certificate_from_another_ca(httpd_factory, pki, rsa_pki, port):
+    # As mod_gnutls: the handshake completes and every request is refused, so
+    # the client sees why instead of a broken connection.
     server, cgi = start(httpd_factory, pki, port, "require")
     mallory = rsa_pki.client("mallory")
-    status, _, _, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(mallory))
-    assert status == 0, err
-    assert "GTLS0240" in server.read_error_log() and "refused" in server.read_error_log()
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(mallory))
+    assert status == 403, err
+    assert b"SSL_CLIENT" not in body
+    log = server.read_error_log()
+    assert "GTLS0240" in log and "CN=mallory" in log and "does not verify" in log, log
+    assert "GTLS0242" in log and "answering 403" in log, log
+
+
+def test_require_wants_tls_client_authentication_by_default(httpd_factory, pki, port):
+    server, cgi = start(httpd_factory, pki, port, "require")
+    server_only = pki.leaf("a.test", "ecdsa")  # TLS Web Server Authentication only
+    status, _, _, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(server_only))
+    assert status == 403, err
+    assert "lacks key purpose 1.3.6.1.5.5.7.3.2" in server.read_error_log()
+    status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port,
+                                extra=with_cert(pki.client("alice")))
+    assert (status, variables(body)["SSL_CLIENT_VERIFY"]) == (200, "SUCCESS"), err
 
 
 def test_request_serves_everyone_and_says_what_it_saw(httpd_factory, pki, rsa_pki, port):
@@ -91,7 +107,7 @@ def test_crl_refuses_a_revoked_client(httpd_factory, pki, port, tmp_path):
     crl = pki.crl([bob], tmp_path / "clients.crl")
     server, cgi = start(httpd_factory, pki, port, "require", extra=f'  GnuTLSClientCRLFile "{crl}"')
     status, _, _, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(bob))
-    assert status == 0, err
+    assert status == 403, err
     assert "revoked" in server.read_error_log()
     status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port, extra=with_cert(carol))
     assert (status, variables(body)["SSL_CLIENT_S_DN_CN"]) == (200, "carol"), err
@@ -146,7 +162,9 @@ def test_gnutls_cli_with_a_client_certificate(httpd_factory, pki, port):
     ("  GnuTLSClientVerify require", "no GnuTLSClientCAFile"),
     ("  GnuTLSClientVerify sometimes", "must be ignore, none, off, request or require"),
     ('  GnuTLSClientVerify require\n  GnuTLSClientCAFile "/nonexistent/ca.pem"', "GnuTLSClientCAFile /nonexistent/ca.pem"),
-    ("  <Location /x>\n    GnuTLSClientVerify require\n  </Location>", "per-directory client verification"),
+    ("  <Location /x>\n    GnuTLSClientVerify require\n  </Location>",
+     "GnuTLSClientVerify in a <Directory> or <Location> asks for client certificates but no GnuTLSClientCAFile"),
+    ("  <Location /x>\n    GnuTLSClientVerify always\n  </Location>", "must be ignore, none, off, request or require"),
 ])
 def test_configuration_errors(httpd_factory, pki, port, conf, expected):
     server = httpd_factory()
@@ -172,6 +190,11 @@ def test_dn_components_and_alternative_names(httpd_factory, pki, port):
     assert env["SSL_CLIENT_SAN_DNS_0"] == "dave.example.test"
     assert 363 <= int(env["SSL_CLIENT_V_REMAIN"]) <= 365
     assert env["SSL_SERVER_S_DN_CN"] == "a.test" and env["SSL_SERVER_SAN_DNS_0"] == "a.test"
+    # mod_gnutls's spelling: every alternative name in order, with its type.
+    assert {env["SSL_CLIENT_S_AN0"], env["SSL_CLIENT_S_AN1"]} == {"RFC822NAME:dave@example.test",
+                                                                   "DNSNAME:dave.example.test"}
+    assert "SSL_CLIENT_S_AN2" not in env
+    assert env["SSL_SERVER_S_AN0"] == "DNSNAME:a.test"
 
 
 def test_key_purpose_is_required(httpd_factory, pki, port):
@@ -188,7 +211,7 @@ def test_key_purpose_is_required(httpd_factory, pki, port):
     assert (status, variables(body)["SSL_CLIENT_VERIFY"]) == (200, "SUCCESS"), err
 
 
-@pytest.mark.parametrize("setting,exported", [("On", True), ("Off", False), ("100", "empty")])
+@pytest.mark.parametrize("setting,exported", [("On", True), ("Off", False), ("100", "marker")])
 def test_export_certificates(httpd_factory, pki, port, setting, exported):
     server, cgi = start(httpd_factory, pki, port, "require", extra=f"  GnuTLSExportCertificates {setting}")
     alice = pki.client("alice")
@@ -197,8 +220,50 @@ def test_export_certificates(httpd_factory, pki, port, setting, exported):
     text = body.decode()
     if exported is True:
         assert "SSL_CLIENT_CERT=-----BEGIN CERTIFICATE-----" in text and "SSL_SERVER_CERT=-----BEGIN" in text
-    elif exported == "empty":
-        assert "SSL_CLIENT_CERT=\n" in text and "SSL_SERVER_CERT=\n" in text, text
+        # The intermediate alice's chain file sends after her certificate, as mod_ssl names it.
+        intermediate = pki.intermediate.read_text().strip()
+        assert "SSL_CLIENT_CERT_CHAIN_0=" + intermediate in text, text
+        assert "SSL_CLIENT_CERT_CHAIN_1" not in text
+    elif exported == "marker":
+        # Never cut short: mod_gnutls's marker stands in for it.
+        assert "SSL_CLIENT_CERT=GNUTLS_CERTIFICATE_SIZE_LIMIT_EXCEEDED\n" in text, text
+        assert "SSL_SERVER_CERT=GNUTLS_CERTIFICATE_SIZE_LIMIT_EXCEEDED\n" in text, text
         assert "GTLS0241" in server.read_error_log()
     else:
-        assert "SSL_CLIENT_CERT" not in text and "SSL_SERVER_CERT" not in text
+        assert "SSL_CLIENT_CERT" not in text and "SSL_SERVER_CERT" not in text  # CERT_CHAIN_0 neither
+
+
+def test_client_chain_larger_than_a_record(httpd_factory, pki, port):
+    # 120 long alternative names (certtool takes at most 128): the client's
+    # Certificate message spans two records.
+    names = [f'dns_name = "client-{i:04d}.{"x" * 60}.{"y" * 60}.{"z" * 60}.example.test"' for i in range(120)]
+    big = pki.client("big", extra=names)
+    assert len(big.chain.read_bytes()) > 16 * 1024 * 4 / 3  # PEM of more than 16 KiB of DER
+    server, cgi = start(httpd_factory, pki, port, "require")
+    for version in (["--tlsv1.3"], ["--tlsv1.2", "--tls-max", "1.2"]):
+        status, _, body, err = curl(f"https://a.test:{port}{cgi}", pki.ca, "a.test", port,
+                                    extra=[*version, *with_cert(big)])
+        assert status == 200, err
+        env = variables(body)
+        assert env["SSL_CLIENT_VERIFY"] == "SUCCESS"
+        assert env["SSL_CLIENT_SAN_DNS_119"] == f"client-0119.{'x' * 60}.{'y' * 60}.{'z' * 60}.example.test"
+
+
+def test_graceful_reload_reads_a_changed_ca_file(httpd_factory, pki, rsa_pki, port, tmp_path):
+    ca_file = tmp_path / "clients-ca.pem"
+    ca_file.write_text(pki.ca.read_text())
+    ca_file.chmod(0o644)
+    server = httpd_factory()
+    cgi = server.add_cgi("env.py", ENV_CGI)
+    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
+        port, "a.test", [pki.leaf("a.test", "ecdsa")],
+        extra=f'  GnuTLSClientVerify require\n  GnuTLSClientCAFile "{ca_file}"'))
+    server.start(wait_port=port)
+    url = f"https://a.test:{port}{cgi}"
+    alice, mallory = pki.client("alice"), rsa_pki.client("mallory")
+    assert curl(url, pki.ca, "a.test", port, extra=with_cert(alice))[0] == 200
+    assert curl(url, pki.ca, "a.test", port, extra=with_cert(mallory))[0] == 403
+    ca_file.write_text(rsa_pki.ca.read_text())
+    server.graceful()
+    assert curl(url, pki.ca, "a.test", port, extra=with_cert(mallory))[0] == 200
+    assert curl(url, pki.ca, "a.test", port, extra=with_cert(alice))[0] == 403

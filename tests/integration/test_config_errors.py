@@ -33,7 +33,7 @@ def test_good_configuration_passes(check):
     ("  GnuTLSCache shmcb", "GnuTLSCache cannot occur within <VirtualHost> section"),
     ("  GnuTLSClientVerify require", "no GnuTLSClientCAFile names the CAs to trust"),
     ("  <Directory />\n    GnuTLSClientVerify require\n  </Directory>",
-     "GnuTLSClientVerify 'require' inside /: per-directory client verification is not supported"),
+     "GnuTLSClientVerify in a <Directory> or <Location> asks for client certificates but no GnuTLSClientCAFile"),
     ("  GnuTLSKeyFile /nonexistent/extra.key", "GnuTLSKeyFile: 2 key file(s) for 1 GnuTLSCertificateFile"),
     ("  GnuTLSCertificateFile /nonexistent/chain.pem\n  GnuTLSKeyFile /nonexistent/key.pem",
      "GnuTLSCertificateFile cannot read /nonexistent/chain.pem: No such file or directory"),
