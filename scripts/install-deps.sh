@@ -13,6 +13,8 @@ packages=(
   curl faketime nghttp2-client testssl.sh valgrind
   # real session cache servers for the several-servers tests
   memcached redis-server
+  # a real PKCS #11 token for the key storage tests
+  softhsm2
   debhelper dpkg-dev fakeroot lintian
   # libFuzzer's runtime is in libclang-rt-14-dev, only a Recommends of clang-14;
   # llvm-14 has the llvm-symbolizer that makes sanitizer reports readable.

@@ -25,7 +25,51 @@ std::vector<unsigned char> read_small_file(ChainLoadError::File file, const std:
     }
 }
 
-std::vector<OwnedCrt> import_chain(const std::string& path) {
+bool is_pkcs11_uri(const std::string& path) { return path.rfind("pkcs11:", 0) == 0; }
+
+// GnuTLS's PIN callback: answers once with the configured PIN and never again
+// for the same login, so a wrong PIN costs the token one failed attempt, not a
+// loop of them that would lock it.
+int answer_pin(void* userdata, int attempt, const char*, const char*, unsigned flags, char* pin, size_t pin_max) {
+    const auto* configured = static_cast<const std::string*>(userdata);
+    if (configured == nullptr || configured->empty() || attempt > 0 || (flags & GNUTLS_PIN_WRONG) != 0 ||
+        configured->size() >= pin_max) {
+        return -1;
+    }
+    std::memcpy(pin, configured->c_str(), configured->size() + 1);
+    return 0;
+}
+
+std::string token_error(int rc) {
+    switch (rc) {
+        case GNUTLS_E_PKCS11_PIN_ERROR:
+        case GNUTLS_E_PKCS11_PIN_EXPIRED:
+        case GNUTLS_E_PKCS11_PIN_LOCKED:
+        case GNUTLS_E_PKCS11_USER_ERROR:
+            return std::string("the token refused the login (") + gnutls_strerror(rc) + "); check GnuTLSPIN";
+        case GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE:
+        case GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE:
+            return "no such object on any token (check the URI, the token and GnuTLSP11Module)";
+        default:
+            return gnutls_strerror(rc);
+    }
+}
+
+std::vector<OwnedCrt> import_token_certificate(const std::string& uri, const std::string* pin) {
+    gnutls_x509_crt_t crt = nullptr;
+    if (int rc = gnutls_x509_crt_init(&crt); rc < 0) fail(ChainLoadError::File::Chain, uri, gnutls_strerror(rc));
+    OwnedCrt owned(crt);
+    gnutls_x509_crt_set_pin_function(crt, answer_pin, const_cast<std::string*>(pin));
+    if (int rc = gnutls_x509_crt_import_url(crt, uri.c_str(), 0); rc < 0) {
+        fail(ChainLoadError::File::Chain, uri, token_error(rc));
+    }
+    std::vector<OwnedCrt> single;
+    single.push_back(std::move(owned));
+    return single;
+}
+
+std::vector<OwnedCrt> import_chain(const std::string& path, const std::string* pin) {
+    if (is_pkcs11_uri(path)) return import_token_certificate(path, pin);
     auto bytes = read_small_file(ChainLoadError::File::Chain, path);
     gnutls_datum_t data{bytes.data(), static_cast<unsigned>(bytes.size())};
     gnutls_x509_crt_t* list = nullptr;
@@ -51,18 +95,54 @@ std::vector<OwnedCrt> import_chain(const std::string& path) {
     return chain;
 }
 
-OwnedPrivkey import_key(const std::string& path) {
+OwnedPrivkey import_key(const std::string& path, const std::string* pin) {
     auto bytes = read_small_file(ChainLoadError::File::Key, path);
     gnutls_datum_t data{bytes.data(), static_cast<unsigned>(bytes.size())};
     gnutls_x509_privkey_t key = nullptr;
     if (int rc = gnutls_x509_privkey_init(&key); rc < 0) fail(ChainLoadError::File::Key, path, gnutls_strerror(rc));
     OwnedPrivkey owned(key);
-    int rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, nullptr, 0);
-    if (rc < 0) rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_DER, nullptr, 0);
+    const char* password = pin != nullptr && !pin->empty() ? pin->c_str() : nullptr;
+    int rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, password, 0);
+    if (rc < 0 && rc != GNUTLS_E_DECRYPTION_FAILED) rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_DER, password, 0);
     std::memset(bytes.data(), 0, bytes.size());
-    if (rc == GNUTLS_E_DECRYPTION_FAILED) fail(ChainLoadError::File::Key, path, "the private key is encrypted; mod_gtls needs an unencrypted key");
+    if (rc == GNUTLS_E_DECRYPTION_FAILED) {
+        fail(ChainLoadError::File::Key, path, password == nullptr
+                                                  ? "the private key is encrypted and no GnuTLSPIN gives its passphrase"
+                                                  : "the private key is encrypted and GnuTLSPIN is not its passphrase");
+    }
     if (rc < 0) fail(ChainLoadError::File::Key, path, std::string("no private key could be read (") + gnutls_strerror(rc) + ")");
     return owned;
+}
+
+OwnedAbstractPrivkey import_token_key(const std::string& uri, const std::string* pin) {
+    gnutls_privkey_t key = nullptr;
+    if (int rc = gnutls_privkey_init(&key); rc < 0) fail(ChainLoadError::File::Key, uri, gnutls_strerror(rc));
+    OwnedAbstractPrivkey owned(key);
+    gnutls_privkey_set_pin_function(key, answer_pin, const_cast<std::string*>(pin));
+    if (int rc = gnutls_privkey_import_url(key, uri.c_str(), 0); rc < 0) fail(ChainLoadError::File::Key, uri, token_error(rc));
+    return owned;
+}
+
+// Whether `key` signs what the leaf's public key verifies: for a key on a
+// token, whose public half may not be readable, the only sure check, and it
+// proves the login works before httpd starts.
+std::string token_key_mismatch(gnutls_privkey_t key, gnutls_x509_crt_t leaf) {
+    gnutls_pubkey_t raw = nullptr;
+    if (gnutls_pubkey_init(&raw) < 0) return "out of memory";
+    OwnedPubkey pubkey(raw);
+    if (int rc = gnutls_pubkey_import_x509(raw, leaf, 0); rc < 0) return gnutls_strerror(rc);
+    const auto algorithm = static_cast<gnutls_pk_algorithm_t>(gnutls_pubkey_get_pk_algorithm(raw, nullptr));
+    const gnutls_sign_algorithm_t sign = algorithm == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_SIGN_EDDSA_ED25519
+                                         : algorithm == GNUTLS_PK_EDDSA_ED448 ? GNUTLS_SIGN_EDDSA_ED448
+                                                                              : gnutls_pk_to_sign(algorithm, GNUTLS_DIG_SHA256);
+    static const unsigned char kProbe[] = "mod_gtls: does this key belong to this certificate?";
+    const gnutls_datum_t probe{const_cast<unsigned char*>(kProbe), sizeof(kProbe) - 1};
+    OwnedDatum signature;
+    if (int rc = gnutls_privkey_sign_data2(key, sign, 0, &probe, signature.out()); rc < 0) {
+        return std::string("the key cannot sign: ") + token_error(rc);
+    }
+    if (gnutls_pubkey_verify_data2(raw, sign, 0, &probe, &signature.get()) < 0) return "the private key does not match the certificate";
+    return "";
 }
 
 bool has_must_staple(gnutls_x509_crt_t crt) {
@@ -92,9 +172,13 @@ std::vector<unsigned char> key_id(Handle handle, Getter getter) {
 }  // namespace
 
 CertificateChain CertificateChain::load_certificates(const std::string& chain_path) {
+    return load_certificates(chain_path, nullptr);
+}
+
+CertificateChain CertificateChain::load_certificates(const std::string& chain_path, const std::string* pin) {
     CertificateChain chain;
     chain.chain_path_ = chain_path;
-    chain.certificates_ = import_chain(chain_path);
+    chain.certificates_ = import_chain(chain_path, pin);
     chain.must_staple_ = has_must_staple(chain.leaf());
     try {
         chain.leaf_facts_ = describe_certificate(chain.leaf());
@@ -104,10 +188,18 @@ CertificateChain CertificateChain::load_certificates(const std::string& chain_pa
     return chain;
 }
 
-CertificateChain CertificateChain::load(const std::string& chain_path, const std::string& key_path) {
-    CertificateChain chain = load_certificates(chain_path);
+CertificateChain CertificateChain::load(const std::string& chain_path, const std::string& key_path,
+                                        const std::string* pin) {
+    CertificateChain chain = load_certificates(chain_path, pin);
     chain.key_path_ = key_path;
-    chain.key_ = import_key(key_path);
+    if (is_pkcs11_uri(key_path)) {
+        chain.token_key_ = import_token_key(key_path, pin);
+        if (std::string mismatch = token_key_mismatch(chain.token_key_.get(), chain.leaf()); !mismatch.empty()) {
+            fail(ChainLoadError::File::Key, key_path, mismatch + " in " + chain_path);
+        }
+        return chain;
+    }
+    chain.key_ = import_key(key_path, pin);
     auto certificate_id = key_id(chain.leaf(), gnutls_x509_crt_get_key_id);
     if (certificate_id.empty() || certificate_id != key_id(chain.key(), gnutls_x509_privkey_get_key_id)) {
         fail(ChainLoadError::File::Key, key_path, "the private key does not match the certificate in " + chain_path);

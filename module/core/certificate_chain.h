@@ -26,11 +26,18 @@ private:
 // root); immutable afterwards.
 class CertificateChain {
 public:
-    // Loads a PEM chain (leaf first) and a PEM or DER private key. Throws
+    // Loads a PEM chain (leaf first) and a PEM or DER private key (PKCS #1,
+    // SEC 1 or PKCS #8, encrypted with `pin` when it is encrypted). Either may
+    // be a PKCS #11 URI ("pkcs11:..."): the certificate is then read from the
+    // token (the leaf alone), the key stays on it and `pin` logs in. Throws
     // ChainLoadError with a reason naming the file when a file is unreadable,
-    // holds no certificate, holds an encrypted or broken key, or when the key does
-    // not belong to the leaf.
-    static CertificateChain load(const std::string& chain_path, const std::string& key_path);
+    // holds no certificate, holds a broken key, an encrypted key without a
+    // `pin` or with the wrong one, when the token refuses the PIN or holds no
+    // such object, or when the key does not belong to the leaf. `pin` may be
+    // nullptr; otherwise it must outlive the chain's token key, which logs in
+    // again with it after a fork.
+    static CertificateChain load(const std::string& chain_path, const std::string& key_path,
+                                 const std::string* pin = nullptr);
     // Loads only the certificates of a PEM chain (leaf first), for tools that
     // need no private key; key() is nullptr. Throws ChainLoadError like load().
     static CertificateChain load_certificates(const std::string& chain_path);
@@ -41,7 +48,11 @@ public:
     // The leaf (index 0) and the rest of the chain; borrowed, valid while *this lives.
     gnutls_x509_crt_t leaf() const { return certificates_.front().get(); }
     std::vector<gnutls_x509_crt_t> certificates() const;
+    // The private key read from a file; nullptr when it is on a token.
     gnutls_x509_privkey_t key() const { return key_.get(); }
+    // The private key on a PKCS #11 token, handed over once (to GnuTLS's
+    // credentials, which then own it); nullptr for a key from a file.
+    OwnedAbstractPrivkey take_token_key() { return std::move(token_key_); }
 
     // The certificate that issued the leaf, when the chain file includes it (second
     // certificate and it verifies as the issuer); nullptr otherwise.
@@ -64,10 +75,13 @@ public:
     const CertificateFacts& leaf_facts() const { return leaf_facts_; }
 
 private:
+    static CertificateChain load_certificates(const std::string& chain_path, const std::string* pin);
+
     std::string chain_path_;
     std::string key_path_;
     std::vector<OwnedCrt> certificates_;
     OwnedPrivkey key_;
+    OwnedAbstractPrivkey token_key_;
     bool must_staple_ = false;
     CertificateFacts leaf_facts_;
 };

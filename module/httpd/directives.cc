@@ -145,16 +145,45 @@ const char* set_ocsp_responder_url(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+// A file relative to ServerRoot, or a PKCS #11 URI (RFC 7512) as it stands.
+std::string file_or_uri(cmd_parms* cmd, const char* arg) {
+    if (strncasecmp(arg, "pkcs11:", 7) == 0) return arg;
+    return ap_server_root_relative(cmd->pool, arg);
+}
+
 const char* add_certificate_file(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
-        config.certificate_files.emplace_back(ap_server_root_relative(cmd->pool, arg));
+        config.certificate_files.emplace_back(file_or_uri(cmd, arg));
         return nullptr;
     });
 }
 
 const char* add_key_file(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
-        config.key_files.emplace_back(ap_server_root_relative(cmd->pool, arg));
+        config.key_files.emplace_back(file_or_uri(cmd, arg));
+        return nullptr;
+    });
+}
+
+// mod_gnutls takes the rest of the line as the PIN; a quoted one loses its quotes.
+const char* set_pin(cmd_parms* cmd, void*, const char* args) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        std::string pin = args != nullptr ? args : "";
+        while (!pin.empty() && (pin.back() == ' ' || pin.back() == '\t')) pin.pop_back();
+        if (!pin.empty() && (pin.front() == '"' || pin.front() == '\'')) {
+            const char* rest = pin.c_str();
+            pin = ap_getword_conf(cmd->temp_pool, &rest);
+        }
+        if (pin.empty()) return directive_error(cmd, "needs the PIN or passphrase");
+        config.pin = std::move(pin);
+        return nullptr;
+    });
+}
+
+const char* add_pkcs11_module(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig&) -> const char* {
+        if (cmd->server->is_virtual) return directive_error(cmd, "belongs in the server config, outside <VirtualHost>");
+        global_config(cmd->server).pkcs11_modules.emplace_back(ap_server_root_relative(cmd->pool, arg));
         return nullptr;
     });
 }
@@ -240,8 +269,9 @@ const char* accept_if_disabled(cmd_parms* cmd, void*, const char* arg) {
     return directive_error(cmd, std::string("'") + arg + "' is not supported by mod_gtls yet");
 }
 
-const char* reject_directive(cmd_parms* cmd, void*, const char*) {
-    return directive_error(cmd, "is not supported by mod_gtls yet");
+const char* refuse_srk_pin(cmd_parms* cmd, void*, const char*) {
+    return directive_error(cmd, "is refused: TPM 1.2 keys are not supported by mod_gtls; keep the key in a file "
+                                "(encrypted with GnuTLSPIN if you like) or on a PKCS #11 token");
 }
 
 using Take1 = const char* (*)(cmd_parms*, void*, const char*);
@@ -255,6 +285,12 @@ command_rec take1(const char* name, Take1 handler, int context, const char* help
     rec.req_override = context;
     rec.args_how = TAKE1;
     rec.errmsg = help;
+    return rec;
+}
+
+command_rec raw_args(const char* name, Take1 handler, int context, const char* help) {
+    command_rec rec = take1(name, handler, context, help);
+    rec.args_how = RAW_ARGS;
     return rec;
 }
 
@@ -289,6 +325,10 @@ const command_rec kDirectives[] = {
           "PEM file with a certificate chain, leaf first (repeatable; pairs with the GnuTLSKeyFile of the same position)"),
     take1("GnuTLSKeyFile", add_key_file, RSRC_CONF,
           "Private key file (PEM or DER) of the certificate chain at the same position (repeatable)"),
+    take1("GnuTLSP11Module", add_pkcs11_module, RSRC_CONF,
+          "PKCS #11 provider library to load instead of p11-kit's configured ones (repeatable)"),
+    raw_args("GnuTLSPIN", set_pin, RSRC_CONF,
+             "PIN of the PKCS #11 token holding the keys, or passphrase of encrypted key files"),
     take1("GnuTLSCertificatePreference", set_certificate_preference, RSRC_CONF,
           "cost|order: which of several chains a client that accepts them all gets (default cost: ECDSA/EdDSA before RSA)"),
     take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
@@ -349,9 +389,7 @@ const command_rec kDirectives[] = {
     // mod_gnutls features not in mod_gtls yet: only their "off" values are accepted.
     take1("GnuTLSProxyEngine", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
           "only 'Off': TLS to proxy backends is not supported by mod_gtls yet"),
-    take1("GnuTLSP11Module", reject_directive, RSRC_CONF, "PKCS #11 is not supported by mod_gtls yet"),
-    take1("GnuTLSPIN", reject_directive, RSRC_CONF, "encrypted keys are not supported by mod_gtls yet"),
-    take1("GnuTLSSRKPIN", reject_directive, RSRC_CONF, "TPM keys are not supported by mod_gtls yet"),
+    raw_args("GnuTLSSRKPIN", refuse_srk_pin, RSRC_CONF, "refused: TPM 1.2 keys are not supported by mod_gtls"),
     command_rec{},
 };
 

@@ -5,6 +5,7 @@
 #include "httpd/guard.h"
 #include "httpd/io_filters.h"
 #include "httpd/ocsp_fetcher.h"
+#include "httpd/pkcs11_providers.h"
 #include "httpd/server_config.h"
 #include "httpd/session_cache.h"
 #include "httpd/ssl_hooks.h"
@@ -58,6 +59,7 @@ int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
 
 void gtls_child_init(apr_pool_t* pchild, server_rec* s) {
     guard(s, "child_init", 0, [&] {
+        if (!global_config(s).pkcs11_modules.empty() || global_config(s).uses_tokens) reinitialize_pkcs11_in_child(s);
         init_session_cache_child(s, pchild);
         start_staple_refresher(s, pchild);
         return 0;

@@ -62,6 +62,7 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.ocsp_cache_timeout = merged(base.config.ocsp_cache_timeout, add.config.ocsp_cache_timeout);
     out.ocsp_fuzz_time = merged(base.config.ocsp_fuzz_time, add.config.ocsp_fuzz_time);
     out.ocsp_auto_refresh = merged(base.config.ocsp_auto_refresh, add.config.ocsp_auto_refresh);
+    out.pin = merged(base.config.pin, add.config.pin);
     out.certificate_preference = merged(base.config.certificate_preference, add.config.certificate_preference);
     out.priorities = merged(base.config.priorities, add.config.priorities);
     out.session_tickets = merged(base.config.session_tickets, add.config.session_tickets);

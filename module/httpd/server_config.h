@@ -24,6 +24,8 @@ struct ServerConfig {
     // that names any of them replaces the main server's lists; it never appends.
     std::vector<std::string> certificate_files;
     std::vector<std::string> key_files;
+    // GnuTLSPIN: the token's PIN and the passphrase of encrypted key files.
+    std::optional<std::string> pin;
     std::optional<CertificatePreference> certificate_preference;
     std::optional<std::string> priorities;
     std::optional<bool> session_tickets;
@@ -85,6 +87,10 @@ struct GlobalConfig {
     // GnuTLSOCSPResponseDir: where fetched responses are kept.
     std::string ocsp_response_dir = kDefaultOcspResponseDir;
     SniVhostIndex sni_vhosts;
+    // GnuTLSP11Module: PKCS #11 providers to load; empty means p11-kit's configuration.
+    std::vector<std::string> pkcs11_modules;
+    // Some certificate or key of this generation is on a PKCS #11 token.
+    bool uses_tokens = false;
     // Some vhost can verify client certificates, so sessions keep what TLS 1.3
     // post-handshake authentication needs when the client offers it.
     bool offer_post_handshake_auth = false;

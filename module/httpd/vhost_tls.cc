@@ -5,6 +5,7 @@
 #include "core/ticket_key.h"
 #include "fetch/ocsp_request.h"
 #include "httpd/client_verification.h"
+#include "httpd/pkcs11_providers.h"
 #include "httpd/pool_own.h"
 #include "httpd/server_config.h"
 
@@ -68,6 +69,30 @@ LogSink log_sink_for(server_rec* s) {
     };
 }
 
+// The credentials copy the chain and the key.
+int add_chain_with_file_key(gnutls_certificate_credentials_t credentials, const CertificateChain& chain) {
+    auto certificates = chain.certificates();
+    return gnutls_certificate_set_x509_key(credentials, certificates.data(), static_cast<unsigned>(certificates.size()),
+                                           chain.key());
+}
+
+// The credentials take the token key (a handle: the key stays on the token)
+// and the certificates' contents over.
+int add_chain_with_token_key(gnutls_certificate_credentials_t credentials, CertificateChain& chain) {
+    auto certificates = chain.certificates();
+    std::vector<gnutls_pcert_st> pcerts(certificates.size());
+    unsigned count = static_cast<unsigned>(certificates.size());
+    if (int rc = gnutls_pcert_import_x509_list(pcerts.data(), certificates.data(), &count, 0); rc < 0) return rc;
+    OwnedAbstractPrivkey key = chain.take_token_key();
+    int rc = gnutls_certificate_set_key(credentials, nullptr, 0, pcerts.data(), static_cast<int>(count), key.get());
+    if (rc < 0) {
+        for (unsigned i = 0; i < count; ++i) gnutls_pcert_deinit(&pcerts[i]);
+        return rc;
+    }
+    (void)key.release();
+    return rc;
+}
+
 }  // namespace
 
 std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, SharedBuildState& shared) {
@@ -93,7 +118,8 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     std::vector<CertificateChain> chains;
     for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
         try {
-            chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index]));
+            chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index],
+                                                    config.pin ? &*config.pin : nullptr));
         } catch (const ChainLoadError& e) {
             fail("certificate " + tls->certificate_id(index) + ": " +
                  (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") + e.what());
@@ -113,10 +139,9 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     }
     tls->credential_index_.resize(chains.size());
     for (std::size_t configured : offer_order) {
-        const CertificateChain& chain = chains[configured];
-        auto certificates = chain.certificates();
-        int rc = gnutls_certificate_set_x509_key(credentials, certificates.data(),
-                                                 static_cast<unsigned>(certificates.size()), chain.key());
+        CertificateChain& chain = chains[configured];
+        const int rc = chain.key() != nullptr ? add_chain_with_file_key(credentials, chain)
+                                              : add_chain_with_token_key(credentials, chain);
         if (rc < 0) {
             fail("certificate " + tls->certificate_id(configured) + ": GnuTLSCertificateFile " +
                  chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
@@ -347,6 +372,13 @@ bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     SharedBuildState shared;
     GlobalConfig& global = global_config(main_server);
     global.offer_post_handshake_auth = false;
+    global.uses_tokens = false;
+    try {
+        load_pkcs11_providers(global.pkcs11_modules);
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR | APLOG_STARTUP, 0, main_server, "GTLS0101: %s", e.what());
+        return false;
+    }
     for (server_rec* s = main_server; s != nullptr; s = s->next) {
         ServerConfig& config = server_config(s);
         config.tls = nullptr;
@@ -354,6 +386,11 @@ bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
         try {
             config.tls = pool_own(pconf, VhostTls::build(s, config, shared));
             if (config.tls->verifies_clients()) global.offer_post_handshake_auth = true;
+            for (const auto* list : {&config.certificate_files, &config.key_files}) {
+                for (const std::string& name : *list) {
+                    if (name.rfind("pkcs11:", 0) == 0) global.uses_tokens = true;
+                }
+            }
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
                          config.tls->id().c_str(), config.tls->chains().size());
         } catch (const std::exception& e) {

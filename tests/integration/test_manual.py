@@ -47,12 +47,12 @@ def strip_cxx_comments(text):
 
 def module_directives():
     """Names of the kDirectives entries: AP_INIT_*("Name", ...) macros or the
-    file's own command_rec builders (take1("Name", ...), take12, take_argv)."""
+    file's own command_rec builders (take1("Name", ...), take12, take_argv, raw_args)."""
     source = strip_cxx_comments(DIRECTIVES_CC.read_text())
     table = re.search(r"\bkDirectives\s*\[\s*\]\s*=\s*\{(.*?)\n\};", source, re.S)
     assert table, f"no kDirectives table found in {DIRECTIVES_CC}"
     body = table.group(1)
-    names = re.findall(r"\b(?:AP_INIT_[A-Z0-9_]+|take\w*)\s*\(\s*\"([^\"]+)\"", body)
+    names = re.findall(r"\b(?:AP_INIT_[A-Z0-9_]+|take\w*|raw_args)\s*\(\s*\"([^\"]+)\"", body)
     # Every entry but the terminating command_rec{} must have been recognised.
     entries = re.findall(r"\b\w+\s*\(\s*\"", body)
     assert len(names) == len(entries), (

@@ -168,6 +168,42 @@ TEST_F(CertificateChainTest, RejectsKeyOfAnotherCertificate) {
     }
 }
 
+std::string encrypted_pkcs8_of(gnutls_x509_privkey_t key, const char* passphrase) {
+    OwnedDatum out;
+    EXPECT_EQ(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, passphrase, GNUTLS_PKCS_PBES2_AES_256,
+                                                out.out()),
+              0);
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+TEST_F(CertificateChainTest, EncryptedKeyNeedsItsPassphrase) {
+    auto leaf = make_certificate("a.test", leaf_key_.get(), ca_.get(), ca_key_.get(), false, false);
+    const auto chain_path = write("chain.pem", pem_of(leaf.get()));
+    const auto key_path = write("encrypted.key", encrypted_pkcs8_of(leaf_key_.get(), "pass phrase"));
+    const std::string right = "pass phrase", wrong = "pass word";
+    auto chain = CertificateChain::load(chain_path, key_path, &right);
+    EXPECT_NE(chain.key(), nullptr);
+    for (const std::string* pin : {static_cast<const std::string*>(nullptr), &wrong}) {
+        try {
+            CertificateChain::load(chain_path, key_path, pin);
+            FAIL() << "loaded an encrypted key " << (pin ? "with the wrong passphrase" : "without a passphrase");
+        } catch (const ChainLoadError& e) {
+            EXPECT_EQ(e.file(), ChainLoadError::File::Key);
+            EXPECT_NE(std::string(e.what()).find(pin ? "GnuTLSPIN is not its passphrase" : "no GnuTLSPIN"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+}
+
+TEST_F(CertificateChainTest, UnencryptedKeyIgnoresThePin) {
+    auto leaf = make_certificate("a.test", leaf_key_.get(), ca_.get(), ca_key_.get(), false, false);
+    const std::string pin = "1234";  // for a token elsewhere in the same vhost
+    auto chain = CertificateChain::load(write("chain.pem", pem_of(leaf.get())), write("leaf.key", pem_of(leaf_key_.get())),
+                                        &pin);
+    EXPECT_NE(chain.key(), nullptr);
+}
+
 TEST_F(CertificateChainTest, MissingAndGarbageFilesNameTheFile) {
     auto key_path = write("leaf.key", pem_of(leaf_key_.get()));
     try {
