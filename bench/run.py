@@ -111,15 +111,19 @@ def tree_cpu_ns_precise(pid):
 class Server:
     """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
 
-    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None, fleet=None):
+    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None, fleet=None, token=None):
         """`vhosts` = N builds N name-based vhosts (v1..vN.scale.localhost, both
         chains, no staple) on ports[0] instead of the staple on/off pair.
         `fleet` = (address, ticket key file) builds one member of a fleet: a
         `*:port` vhost (ECDSA chain) listening on address:ports[0], with the
-        fleet's shared ticket key."""
+        fleet's shared ticket key.
+        `token` = (provider library, {key type: pkcs11 URI}, PIN) builds two
+        mod_gtls vhosts with both chains: keys in files on ports[0], keys on
+        the token on ports[1]."""
         self.kind, self.ports = kind, ports
         self.address = fleet[0] if fleet else "127.0.0.1"
-        suffix = f"-{vhosts}-vhosts" if vhosts is not None else f"-fleet-{fleet[0]}" if fleet else ""
+        suffix = (f"-{vhosts}-vhosts" if vhosts is not None else f"-fleet-{fleet[0]}" if fleet
+                  else "-token" if token else "")
         self.dir = Path(workdir) / f"{kind}{suffix}"
         (self.dir / "logs").mkdir(parents=True)
         (self.dir / "htdocs").mkdir()
@@ -144,6 +148,8 @@ class Server:
         chains = [("rsa", "localhost-rsa"), ("ecdsa", "localhost-ecdsa")]
         if fleet is not None:
             lines += self._fleet_member(kind, pki, ports[0], *fleet)
+        elif token is not None:
+            lines += self._token_vhosts(pki, ports, chains, *token)
         elif vhosts is not None:
             lines += self._scale_vhosts(kind, pki, ports[0], vhosts, chains)
         elif kind == "gtls":
@@ -197,6 +203,18 @@ class Server:
                      "  ServerName localhost", "  SSLEngine on", f'  SSLSessionTicketKeyFile "{key_file}"',
                      f'  SSLCertificateFile "{base}.chain.pem"', f'  SSLCertificateKeyFile "{base}.key"']
         return lines + ["</VirtualHost>"]
+
+    @staticmethod
+    def _token_vhosts(pki, ports, chains, provider, uris, pin):
+        lines = [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so", f"GnuTLSP11Module {provider}"]
+        for port, on_token in zip(ports, (False, True)):
+            lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost",
+                      "  GnuTLSEnable On", f"  GnuTLSPIN {pin}"]
+            for key_type, base in chains:
+                key = uris[key_type] if on_token else f"{pki}/{base}.key"
+                lines += [f'  GnuTLSCertificateFile "{pki}/{base}.chain.pem"', f'  GnuTLSKeyFile "{key}"']
+            lines.append("</VirtualHost>")
+        return lines
 
     @staticmethod
     def _scale_vhosts(kind, pki, port, count, chains):
@@ -489,6 +507,55 @@ def fleet_round(workdir, pki, rounds, smoke, results, walls, errors):
             server.stop()
 
 
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+TOKEN_ROWS = {(key_type, on_token): f"{label} full handshake, key {'on SoftHSM (PKCS #11)' if on_token else 'in a file'}"
+              for key_type, label in (("ecdsa", "ECDSA"), ("rsa", "RSA-2048")) for on_token in (False, True)}
+
+
+def token_round(workdir, pki, rounds, smoke, results, walls, errors):
+    """mod_gtls with the same ECDSA and RSA keys in files and on a SoftHSM2
+    token, each on its own vhost of one httpd: CPU per full handshake."""
+    if not SOFTHSM.exists():
+        errors.append(f"{SOFTHSM} missing (Debian package softhsm2): no PKCS #11 rows")
+        return
+    n = 60 if smoke else 2000
+    token_dir = Path(workdir) / "token"
+    (token_dir / "tokens").mkdir(parents=True)
+    conf = token_dir / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {token_dir}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+    pin = "4711"
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf), "GNUTLS_PIN": pin, "GNUTLS_SO_PIN": "12345678"}
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--pin", pin, "--so-pin", "12345678"],
+                   env=env, check=True, capture_output=True)
+    uris = {}
+    for number, key_type in enumerate(("ecdsa", "rsa"), start=1):
+        subprocess.run(["p11tool", "--provider", str(SOFTHSM), "--login", "--write", "--load-privkey",
+                        str(pki / f"localhost-{key_type}.key"), "--label", key_type, "--id", f"{number:02d}",
+                        "pkcs11:token=bench"], env=env, check=True, capture_output=True)
+        uris[key_type] = f"pkcs11:token=bench;object={key_type};type=private"
+    subprocess.run(["chmod", "-R", "a+rwX", str(token_dir)], check=True)  # httpd's User opens the token
+    os.environ["SOFTHSM2_CONF"] = str(conf)  # for the httpd started below
+    server = Server("gtls", workdir, pki, (free_port(), free_port()), token=(SOFTHSM, uris, pin))
+    try:
+        server.start()
+        for _ in range(rounds):
+            plan = list(TOKEN_ROWS.items())
+            random.shuffle(plan)
+            for (key_type, on_token), name in plan:
+                sigalgs = ECDSA_ONLY if key_type == "ecdsa" else RSA_ONLY
+                before = server.cpu()
+                data = client(["--port", str(server.ports[1 if on_token else 0]), "--ca", str(pki / "ca.pem"),
+                               "--priority", CLIENT_TLS13 + sigalgs, "--connections", str(n)])
+                cpu = server.cpu() - before
+                if data["errors"]:
+                    errors.append(f"gtls {name}: {data}")
+                results.setdefault((name, "gtls"), []).append(cpu / max(1, data["connections"]) * 1e6)
+                walls.setdefault((name, "gtls"), []).append(data["seconds"])
+    finally:
+        server.stop()
+        os.environ.pop("SOFTHSM2_CONF", None)
+
+
 SCALE_COUNTS = (1, 100, 1000)
 IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
 
@@ -498,6 +565,7 @@ def extra_rows(smoke):
     counts = (1, 10) if smoke else SCALE_COUNTS
     rows = [(STAPLE_COST, "µs/conn"), ("Idle keep-alive connection memory", "KiB/conn"),
             (RESUMED_SAME, "µs/conn"), (RESUMED_OTHER, "µs/conn")]
+    rows += [(name, "µs/conn") for name in TOKEN_ROWS.values()]
     rows += [(f"SNI handshake, {c} vhosts", "µs/conn") for c in counts]
     rows += [(f"Startup, {c} vhosts", "s") for c in counts]
     rows += [(f"Memory after start, {c} vhosts", "MiB") for c in counts]
@@ -589,6 +657,8 @@ def main():
         responder.shutdown()
     print("  fleet: resumption across two servers", file=sys.stderr, flush=True)
     fleet_round(workdir, pki, rounds, args.smoke, results, walls, errors)
+    print("  PKCS #11: keys on SoftHSM and in files", file=sys.stderr, flush=True)
+    token_round(workdir, pki, rounds, args.smoke, results, walls, errors)
     print("  scale: 1..N name-based vhosts", file=sys.stderr, flush=True)
     scale_round(workdir, pki, (1, 10) if args.smoke else SCALE_COUNTS, rounds, args.smoke, results, walls, errors)
     micro = staple_micro_benchmark(workdir)
@@ -653,6 +723,11 @@ def write_report(args, rounds, results, walls, errors, micro, suites, served_key
     lines += ["", f"TLS inside httpd (ECDSA with staple minus the same httpd's plain-HTTP connection): "
               f"{staple - plain:.0f} µs = {(staple - plain) / floor:.2f} × the floor; "
               f"the floor plus httpd's own cost: {(floor + plain):.0f} µs = {(floor + plain) / floor:.2f} × the floor."]
+    token_ratios = [f"{label} {median((TOKEN_ROWS[key_type, True], 'gtls')) / median((TOKEN_ROWS[key_type, False], 'gtls')):.2f}"
+                    for key_type, label in (("ecdsa", "ECDSA"), ("rsa", "RSA-2048"))]
+    lines += ["", "Keys on a SoftHSM2 token (PKCS #11) against the same keys in files, same httpd, server CPU per full "
+              "TLS 1.3 handshake: " + ", ".join(token_ratios) + " (mod_ssl not measured: it has no PKCS #11 key support "
+              "without an OpenSSL provider)."]
     chosen = {who: suites.get(who, {}).get(ECDSA_STAPLE, "?") for who in ("gtls", "ssl")}
     lines += ["", f"Cipher suite each server chose for the benchmark client (GnuTLS NORMAL order) in the TLS 1.3 "
               f"scenarios: mod_gtls {chosen['gtls']} (its default), mod_ssl {chosen['ssl']} (told to prefer the same "
