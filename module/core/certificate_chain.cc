@@ -7,6 +7,8 @@
 
 namespace gtls {
 
+bool is_pkcs11_uri(const std::string& path) { return path.rfind("pkcs11:", 0) == 0; }
+
 namespace {
 
 // Certificate and key files are small; anything bigger is a mistake.
@@ -24,8 +26,6 @@ std::vector<unsigned char> read_small_file(ChainLoadError::File file, const std:
         throw ChainLoadError(file, e.what());
     }
 }
-
-bool is_pkcs11_uri(const std::string& path) { return path.rfind("pkcs11:", 0) == 0; }
 
 // GnuTLS's PIN callback: answers once with the configured PIN and never again
 // for the same login, so a wrong PIN costs the token one failed attempt, not a

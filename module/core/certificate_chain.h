@@ -10,6 +10,10 @@
 
 namespace gtls {
 
+// Whether GnuTLSCertificateFile/GnuTLSKeyFile names a PKCS #11 object (RFC 7512;
+// the directives write the scheme in lower case) rather than a file.
+bool is_pkcs11_uri(const std::string& path);
+
 // Why a chain could not be loaded, and which of the two files is at fault.
 class ChainLoadError : public std::runtime_error {
 public:

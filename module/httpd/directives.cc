@@ -145,9 +145,10 @@ const char* set_ocsp_responder_url(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
-// A file relative to ServerRoot, or a PKCS #11 URI (RFC 7512) as it stands.
+// A file relative to ServerRoot, or a PKCS #11 URI (RFC 7512) as it stands,
+// its scheme in lower case.
 std::string file_or_uri(cmd_parms* cmd, const char* arg) {
-    if (strncasecmp(arg, "pkcs11:", 7) == 0) return arg;
+    if (strncasecmp(arg, "pkcs11:", 7) == 0) return std::string("pkcs11:") + (arg + 7);
     return ap_server_root_relative(cmd->pool, arg);
 }
 

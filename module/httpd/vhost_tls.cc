@@ -388,7 +388,7 @@ bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
             if (config.tls->verifies_clients()) global.offer_post_handshake_auth = true;
             for (const auto* list : {&config.certificate_files, &config.key_files}) {
                 for (const std::string& name : *list) {
-                    if (name.rfind("pkcs11:", 0) == 0) global.uses_tokens = true;
+                    if (is_pkcs11_uri(name)) global.uses_tokens = true;
                 }
             }
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
