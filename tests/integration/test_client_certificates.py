@@ -10,12 +10,12 @@ from harness.clients import curl, gnutls_cli, s_client
 from test_ssl_variables import ENV_CGI
 
 
-def start(httpd_factory, pki, port, verify, extra=""):
+def start(httpd_factory, pki, port, verify, extra="", ca=None):
     server = httpd_factory()
     cgi = server.add_cgi("env.py", ENV_CGI)
     server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
         port, "a.test", [pki.leaf("a.test", "ecdsa")],
-        extra=f"  GnuTLSClientVerify {verify}\n  GnuTLSClientCAFile \"{pki.ca}\"\n  Protocols h2 http/1.1\n{extra}"))
+        extra=f"  GnuTLSClientVerify {verify}\n  GnuTLSClientCAFile \"{ca or pki.ca}\"\n  Protocols h2 http/1.1\n{extra}"))
     server.start(wait_port=port)
     return server, cgi
 
@@ -253,12 +253,7 @@ def test_graceful_reload_reads_a_changed_ca_file(httpd_factory, pki, rsa_pki, po
     ca_file = tmp_path / "clients-ca.pem"
     ca_file.write_text(pki.ca.read_text())
     ca_file.chmod(0o644)
-    server = httpd_factory()
-    cgi = server.add_cgi("env.py", ENV_CGI)
-    server.write_config(f"Listen 127.0.0.1:{port}\n" + tls_vhost(
-        port, "a.test", [pki.leaf("a.test", "ecdsa")],
-        extra=f'  GnuTLSClientVerify require\n  GnuTLSClientCAFile "{ca_file}"'))
-    server.start(wait_port=port)
+    server, cgi = start(httpd_factory, pki, port, "require", ca=ca_file)
     url = f"https://a.test:{port}{cgi}"
     alice, mallory = pki.client("alice"), rsa_pki.client("mallory")
     assert curl(url, pki.ca, "a.test", port, extra=with_cert(alice))[0] == 200
