@@ -1,5 +1,6 @@
 #include "httpd/client_verification.h"
 
+#include "core/certificate_facts.h"
 #include "core/owned.h"
 #include "httpd/guard.h"
 #include "httpd/server_config.h"
@@ -15,38 +16,24 @@ namespace {
 constexpr apr_size_t kMaxHeldDuringReauth = 128 * 1024;
 
 // The first of `wanted` the certificate is not fit for, or "" when it is fit for all.
-std::string missing_key_purpose(const gnutls_datum_t& der, const std::vector<std::string>& wanted) {
-    if (wanted.empty()) return "";
-    gnutls_x509_crt_t raw = nullptr;
-    if (gnutls_x509_crt_init(&raw) < 0) return wanted.front();
-    OwnedCrt certificate(raw);
-    if (gnutls_x509_crt_import(raw, &der, GNUTLS_X509_FMT_DER) < 0) return wanted.front();
+std::string missing_key_purpose(gnutls_x509_crt_t certificate, const std::vector<std::string>& wanted) {
     for (const std::string& purpose : wanted) {
-        if (gnutls_x509_crt_check_key_purpose(raw, purpose.c_str(), 0) == 0) return purpose;
+        if (gnutls_x509_crt_check_key_purpose(certificate, purpose.c_str(), 0) == 0) return purpose;
     }
     return "";
 }
 
-// "subject (serial S, issuer I)" of the client's certificate, for log lines.
+// "subject (serial S, issuer I)" of the client's certificate, for log lines,
+// spelled as SSL_CLIENT_S_DN, _M_SERIAL and _I_DN are.
 std::string describe_peer(gnutls_session_t session) {
-    unsigned count = 0;
-    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
-    if (peers == nullptr || count == 0) return "none";
-    gnutls_x509_crt_t raw = nullptr;
-    if (gnutls_x509_crt_init(&raw) < 0) return "unreadable";
-    OwnedCrt certificate(raw);
-    if (gnutls_x509_crt_import(raw, &peers[0], GNUTLS_X509_FMT_DER) < 0) return "unreadable";
-    OwnedDatum subject, issuer;
-    unsigned char serial[64];
-    size_t serial_size = sizeof(serial);
-    if (gnutls_x509_crt_get_dn3(raw, subject.out(), 0) < 0 || gnutls_x509_crt_get_issuer_dn3(raw, issuer.out(), 0) < 0 ||
-        gnutls_x509_crt_get_serial(raw, serial, &serial_size) < 0) {
+    const OwnedCrt certificate = peer_certificate(session);
+    if (!certificate) return "unreadable";
+    try {
+        const CertificateFacts facts = describe_certificate(certificate.get());
+        return facts.subject_dn + " (serial " + facts.serial_hex + ", issuer " + facts.issuer_dn + ")";
+    } catch (const std::runtime_error&) {
         return "unreadable";
     }
-    std::string hex(serial_size * 2, '0');
-    ap_bin2hex(serial, serial_size, hex.data());
-    return std::string(reinterpret_cast<const char*>(subject.data()), subject.size()) + " (serial " + hex +
-           ", issuer " + std::string(reinterpret_cast<const char*>(issuer.data()), issuer.size()) + ")";
 }
 
 // The reason a request under `require` is refused, or nullptr when it may go on.
@@ -76,16 +63,28 @@ int forbid(request_rec* r, const TlsConnection& connection, const char* reason) 
 
 }  // namespace
 
-std::string client_certificate_verdict(gnutls_session_t session, const std::vector<std::string>& key_purposes) {
+OwnedCrt peer_certificate(gnutls_session_t session) {
     unsigned count = 0;
     const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
-    if (peers == nullptr || count == 0) return "NONE";
+    if (peers == nullptr || count == 0) return nullptr;
+    gnutls_x509_crt_t raw = nullptr;
+    if (gnutls_x509_crt_init(&raw) < 0) return nullptr;
+    OwnedCrt certificate(raw);
+    if (gnutls_x509_crt_import(raw, &peers[0], GNUTLS_X509_FMT_DER) < 0) return nullptr;
+    return certificate;
+}
+
+std::string client_certificate_verdict(gnutls_session_t session, const std::vector<std::string>& key_purposes) {
+    unsigned count = 0;
+    if (gnutls_certificate_get_peers(session, &count) == nullptr || count == 0) return "NONE";
     unsigned status = 0;
     if (int rc = gnutls_certificate_verify_peers2(session, &status); rc < 0) {
         return std::string("FAILED:") + gnutls_strerror(rc);
     }
     if (status == 0) {
-        const std::string missing = missing_key_purpose(peers[0], key_purposes);
+        const OwnedCrt certificate = peer_certificate(session);
+        const std::string missing = certificate ? missing_key_purpose(certificate.get(), key_purposes)
+                                                : key_purposes.empty() ? "" : key_purposes.front();
         return missing.empty() ? "SUCCESS" : "FAILED:the certificate lacks key purpose " + missing;
     }
     OwnedDatum reason;

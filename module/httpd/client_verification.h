@@ -4,6 +4,7 @@
 // certificate after the handshake when it did not.
 #pragma once
 
+#include "core/owned.h"
 #include "httpd/httpd.h"
 
 #include <gnutls/gnutls.h>
@@ -12,6 +13,10 @@
 #include <vector>
 
 namespace gtls {
+
+// The certificate the client sent (the leaf, not its chain), or nullptr when
+// it sent none or it cannot be read.
+OwnedCrt peer_certificate(gnutls_session_t session);
 
 // GnuTLS's verify function for credentials with client CAs: records
 // SSL_CLIENT_VERIFY's value on the connection. It never fails the handshake:

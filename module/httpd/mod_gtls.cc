@@ -59,7 +59,7 @@ int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
 
 void gtls_child_init(apr_pool_t* pchild, server_rec* s) {
     guard(s, "child_init", 0, [&] {
-        if (!global_config(s).pkcs11_modules.empty() || global_config(s).uses_tokens) reinitialize_pkcs11_in_child(s);
+        if (global_config(s).uses_tokens) reinitialize_pkcs11_in_child(s);
         init_session_cache_child(s, pchild);
         start_staple_refresher(s, pchild);
         return 0;

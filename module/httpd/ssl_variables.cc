@@ -41,14 +41,9 @@ const CertificateFacts* served_certificate(gnutls_session_t session, const Vhost
 // The facts of the client's certificate, kept in the connection's pool; nullptr
 // when the client sent none.
 const CertificateFacts* client_certificate(gnutls_session_t session, apr_pool_t* pool) {
-    unsigned count = 0;
-    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
-    if (peers == nullptr || count == 0) return nullptr;
-    gnutls_x509_crt_t raw = nullptr;
-    if (gnutls_x509_crt_init(&raw) < 0) return nullptr;
-    OwnedCrt certificate(raw);
-    if (gnutls_x509_crt_import(raw, &peers[0], GNUTLS_X509_FMT_DER) < 0) return nullptr;
-    return pool_own(pool, std::make_unique<CertificateFacts>(describe_certificate(raw)));
+    const OwnedCrt certificate = peer_certificate(session);
+    if (!certificate) return nullptr;
+    return pool_own(pool, std::make_unique<CertificateFacts>(describe_certificate(certificate.get())));
 }
 
 // The strings live as long as the facts: the configuration generation for the
