@@ -4,7 +4,7 @@
 #include "core/owned.h"
 #include "httpd/guard.h"
 #include "httpd/server_config.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 namespace gtls {
@@ -44,7 +44,7 @@ const char* refusal(const std::string& verdict) {
 }
 
 // Why the connection cannot be asked for a certificate now, or nullptr.
-const char* cannot_ask(const TlsConnection& connection) {
+const char* cannot_ask(const IncomingTlsConnection& connection) {
     if (!connection.vhost()->verifies_clients()) return "no GnuTLSClientCAFile names the CAs to trust";
     if (gnutls_protocol_get_version(connection.session()) != GNUTLS_TLS1_3) {
         return "the connection is TLS 1.2, whose renegotiation mod_gtls refuses";
@@ -55,7 +55,7 @@ const char* cannot_ask(const TlsConnection& connection) {
     return nullptr;
 }
 
-int forbid(request_rec* r, const TlsConnection& connection, const char* reason) {
+int forbid(request_rec* r, const IncomingTlsConnection& connection, const char* reason) {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "GTLS0242: %s: %s needs a verified client certificate: %s; answering 403",
                   connection.vhost()->id().c_str(), ap_escape_logitem(r->pool, r->uri), reason);
     return HTTP_FORBIDDEN;
@@ -97,7 +97,7 @@ std::string client_certificate_verdict(gnutls_session_t session, const std::vect
 }
 
 int verify_client_certificate(gnutls_session_t session) noexcept {
-    auto* connection = static_cast<TlsConnection*>(gnutls_session_get_ptr(session));
+    auto* connection = static_cast<IncomingTlsConnection*>(gnutls_session_get_ptr(session));
     return guard(connection->conn()->base_server, "client certificate verification", GNUTLS_E_CERTIFICATE_ERROR, [&] {
         std::string verdict = client_certificate_verdict(session, connection->vhost()->client_key_purposes());
         if (verdict.starts_with("FAILED")) {
@@ -113,7 +113,7 @@ int verify_client_certificate(gnutls_session_t session) noexcept {
 int check_client_certificate(request_rec* r) {
     return guard(r->server, "client certificate check", HTTP_INTERNAL_SERVER_ERROR, [&] {
         const std::optional<ClientVerify>& in_directory = directory_config(r).client_verify;
-        TlsConnection* connection = TlsConnection::of(r->connection);
+        IncomingTlsConnection* connection = IncomingTlsConnection::of(r->connection);
         if (connection == nullptr) {
             // Never served without a certificate just because it came over plain HTTP.
             if (in_directory != ClientVerify::Require) return DECLINED;
@@ -141,15 +141,15 @@ int check_client_certificate(request_rec* r) {
                 return HTTP_FORBIDDEN;
             }
             switch (connection->ask_for_client_certificate(kMaxHeldDuringReauth)) {
-                case TlsConnection::AskOutcome::Answered: break;
-                case TlsConnection::AskOutcome::TooMuchData:
+                case IncomingTlsConnection::AskOutcome::Answered: break;
+                case IncomingTlsConnection::AskOutcome::TooMuchData:
                     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                                   "GTLS0244: %s: the client sent more than %" APR_SIZE_T_FMT " bytes of request data "
                                   "before answering the request for its certificate; answering 413",
                                   connection->vhost()->id().c_str(), kMaxHeldDuringReauth);
                     r->connection->keepalive = AP_CONN_CLOSE;
                     return HTTP_REQUEST_ENTITY_TOO_LARGE;
-                case TlsConnection::AskOutcome::Failed:
+                case IncomingTlsConnection::AskOutcome::Failed:
                     // Logged (GTLS0245) and the connection closed by the connection itself.
                     return HTTP_FORBIDDEN;
             }

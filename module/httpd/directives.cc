@@ -84,6 +84,32 @@ const char* set_client_verify(cmd_parms* cmd, void* directory, const char* arg) 
     });
 }
 
+// GnuTLSProxyEngine: in the server or virtual host, or in a <Proxy>,
+// <Location> or <Directory> section for the backends proxied from there.
+const char* set_proxy_engine(cmd_parms* cmd, void* directory, const char* arg) {
+    auto value = parse_on_off(arg);
+    if (!value) return directive_error(cmd, value.error);
+    if (cmd->path != nullptr) {
+        static_cast<DirectoryConfig*>(directory)->proxy_engine = *value.value;
+        if (*value.value && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM) {
+            server_config(cmd->server).directory_enables_proxy = true;
+        }
+        return nullptr;
+    }
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        config.proxy_engine = *value.value;
+        return nullptr;
+    });
+}
+
+const char* set_proxy_priorities(cmd_parms* cmd, void*, const char* arg) {
+    return handle(cmd, [&](ServerConfig& config) -> const char* {
+        compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
+        config.proxy_priorities = arg;
+        return nullptr;
+    });
+}
+
 template <std::optional<std::string> ServerConfig::*Field>
 const char* set_file(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
@@ -250,24 +276,13 @@ const char* add_ocsp_response_files(cmd_parms* cmd, void*, int argc, char* const
     });
 }
 
-// mod_gnutls directives that have no effect in mod_gtls (fetching OCSP
-// responses itself, DH parameter files, CA files that only matter for client
-// certificates): accepted so a mod_gnutls configuration runs unchanged.
+// mod_gnutls directives that have no effect in mod_gtls (its OCSP cache, DH
+// parameter files): accepted so a mod_gnutls configuration runs unchanged.
 const char* ignore_directive(cmd_parms* cmd, void*, const char*, const char*) {
     ap_log_error(APLOG_MARK, APLOG_INFO | APLOG_STARTUP, 0, cmd->server,
                  "GTLS0103: %s is accepted for mod_gnutls compatibility and has no effect in mod_gtls",
                  cmd->cmd->name);
     return nullptr;
-}
-
-// mod_gnutls features mod_gtls does not have yet: harmless values are accepted,
-// anything that would change security or behaviour fails the configuration
-// rather than silently doing less than the admin asked for.
-const char* accept_if_disabled(cmd_parms* cmd, void*, const char* arg) {
-    for (const char* harmless : {"off", "none", "ignore"}) {
-        if (strcasecmp(arg, harmless) == 0) return nullptr;
-    }
-    return directive_error(cmd, std::string("'") + arg + "' is not supported by mod_gtls yet");
 }
 
 const char* refuse_srk_pin(cmd_parms* cmd, void*, const char*) {
@@ -382,14 +397,24 @@ const command_rec kDirectives[] = {
     take12("GnuTLSOCSPCache", ignore_directive, RSRC_CONF,
            "no effect in mod_gtls: fetched responses are kept in GnuTLSOCSPResponseDir"),
     take12("GnuTLSDHFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls (GnuTLS uses RFC 7919 groups)"),
-    take12("GnuTLSProxyCAFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSProxyCRLFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSProxyCertificateFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSProxyKeyFile", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    take12("GnuTLSProxyPriorities", ignore_directive, RSRC_CONF, "no effect in mod_gtls"),
-    // mod_gnutls features not in mod_gtls yet: only their "off" values are accepted.
-    take1("GnuTLSProxyEngine", accept_if_disabled, RSRC_CONF | OR_AUTHCFG,
-          "only 'Off': TLS to proxy backends is not supported by mod_gtls yet"),
+    // TLS to proxy backends (mod_gnutls's names, and mod_ssl's checks).
+    take1("GnuTLSProxyEngine", set_proxy_engine, RSRC_CONF | OR_AUTHCFG | PROXY_CONF,
+          "On|Off: TLS to https://, h2:// and wss:// proxy backends by mod_gtls (server, virtual host, <Proxy>, <Location>)"),
+    take1("GnuTLSProxyCAFile", set_file<&ServerConfig::proxy_ca_file>, RSRC_CONF,
+          "PEM file of the CAs that backend certificates must lead to (default: the system's CAs)"),
+    take1("GnuTLSProxyCRLFile", set_file<&ServerConfig::proxy_crl_file>, RSRC_CONF,
+          "PEM file of CRLs checked when verifying backend certificates"),
+    take1("GnuTLSProxyCertificateFile", set_file<&ServerConfig::proxy_certificate_file>, RSRC_CONF,
+          "PEM file with the client certificate chain shown to backends that ask for one"),
+    take1("GnuTLSProxyKeyFile", set_file<&ServerConfig::proxy_key_file>, RSRC_CONF,
+          "Private key of GnuTLSProxyCertificateFile"),
+    take1("GnuTLSProxyPriorities", set_proxy_priorities, RSRC_CONF,
+          "GnuTLS priority string for connections to backends (default: the module's)"),
+    take1("GnuTLSProxyCheckPeerName", set_on_off<&ServerConfig::proxy_check_peer_name>, RSRC_CONF,
+          "On|Off: a backend's certificate must name the host it is reached by (default On)"),
+    take1("GnuTLSProxyCheckPeerExpire", set_on_off<&ServerConfig::proxy_check_peer_expire>, RSRC_CONF,
+          "On|Off: a backend's certificate must be in date (default On)"),
+    // mod_gnutls features mod_gtls refuses rather than doing less than asked.
     raw_args("GnuTLSSRKPIN", refuse_srk_pin, RSRC_CONF, "refused: TPM 1.2 keys are not supported by mod_gtls"),
     command_rec{},
 };

@@ -19,7 +19,7 @@
 #include "httpd/io_filters.h"
 
 #include "httpd/guard.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 #include <algorithm>
@@ -147,7 +147,7 @@ ssize_t Transport::pull(gnutls_transport_ptr_t ptr, void* data, size_t size) {
             if (t.announced_client_hello_ <= kMaxClientHelloBody) t.announced_client_hello_ = 0;
         }
     }
-    if (!t.handshake_done_ &&
+    if (!t.handshake_done_ && t.bound_handshake_input_ &&
         ((t.handshake_bytes_in_ += length) > kMaxHandshakeBytesIn || t.announced_client_hello_ != 0)) {
         t.transport_read_status_ = kHandshakeTooLarge;
         gnutls_transport_set_errno(session, EMSGSIZE);
@@ -267,7 +267,7 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
         if (unexpected_record_type_ >= 0) {
             ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_,
                           "GTLS0209: %s: TLS error reading from %s: unprotected record of type %d after the TLS 1.3 handshake",
-                          vhost_->id().c_str(), c_->client_ip, unexpected_record_type_);
+                          log_name(), peer_name(), unexpected_record_type_);
             transport_read_status_ = APR_SUCCESS;
             send_fatal_alert(GNUTLS_E_UNEXPECTED_PACKET);
             abort_connection();
@@ -279,7 +279,7 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
             return transport_read_status_;
         }
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0209: %s: TLS error reading from %s: %s",
-                      vhost_->id().c_str(), c_->client_ip, gnutls_strerror(rc));
+                      log_name(), peer_name(), gnutls_strerror(rc));
         // RFC 8446 section 6.2 (RFC 5246 section 7.2.2): a fatal error is
         // announced with its alert (record_overflow, bad_record_mac,
         // unexpected_message, illegal_parameter, ...) before the close.
@@ -358,7 +358,7 @@ apr_status_t TlsConnection::send_plaintext(const char* data, apr_size_t length) 
         // After the client's close_notify GnuTLS refuses to send; nothing went wrong.
         ap_log_cerror(APLOG_MARK, plain_eof_ ? APLOG_DEBUG : APLOG_INFO, 0, c_,
                       "GTLS0210: %s: TLS error writing to %s: %s",
-                      vhost_->id().c_str(), c_->client_ip, gnutls_strerror(static_cast<int>(n)));
+                      log_name(), peer_name(), gnutls_strerror(static_cast<int>(n)));
         abort_connection();
         return APR_ECONNABORTED;
     }
@@ -392,7 +392,7 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
     if (!handshake_done_) {
         if (apr_status_t rv = handshake(APR_BLOCK_READ); rv != APR_SUCCESS) {
             apr_brigade_cleanup(bb);
-            return rv;
+            return write_after_failed_handshake(rv);
         }
     }
     // Coalesce small data buckets so headers and a small body share one record.

@@ -6,12 +6,13 @@
 #include "httpd/io_filters.h"
 #include "httpd/ocsp_fetcher.h"
 #include "httpd/pkcs11_providers.h"
+#include "httpd/proxy_tls.h"
 #include "httpd/server_config.h"
 #include "httpd/session_cache.h"
 #include "httpd/ssl_hooks.h"
 #include "httpd/staple_refresher.h"
 #include "httpd/status_page.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 namespace gtls {
@@ -34,8 +35,9 @@ int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s
             dump_ocsp_bindings(s, stdout);
             return OK;
         }
-        if (!build_all_vhost_tls(s, pconf)) return HTTP_INTERNAL_SERVER_ERROR;
-        return OK;
+        const bool vhosts_built = build_all_vhost_tls(s, pconf);
+        const bool proxies_built = build_all_proxy_tls(s, pconf);
+        return vhosts_built && proxies_built ? OK : HTTP_INTERNAL_SERVER_ERROR;
     });
 }
 
@@ -72,7 +74,7 @@ int gtls_pre_connection(conn_rec* c, void* csd) { return start_tls_connection(c,
 // with it mod_http2's switch) is settled when they run. After mod_reqtimeout
 // (FIRST), before mod_http2 (LAST) and HTTP/1 (REALLY_LAST).
 int gtls_process_connection(conn_rec* c) {
-    TlsConnection* connection = TlsConnection::of(c);
+    IncomingTlsConnection* connection = IncomingTlsConnection::of(c);
     if (connection == nullptr || c->master != nullptr || connection->handshake_done()) return DECLINED;
     apr_bucket_brigade* empty = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_get_brigade(c->input_filters, empty, AP_MODE_INIT, APR_BLOCK_READ, 0);
@@ -84,11 +86,11 @@ int gtls_process_connection(conn_rec* c) {
 // a name-based vhost without GnuTLSEnable still answers over the TLS
 // connection of its address's default vhost, and its redirects must say https.
 const char* gtls_http_scheme(const request_rec* r) {
-    return TlsConnection::of(r->connection) != nullptr ? "https" : nullptr;
+    return IncomingTlsConnection::of(r->connection) != nullptr ? "https" : nullptr;
 }
 
 apr_port_t gtls_default_port(const request_rec* r) {
-    return TlsConnection::of(r->connection) != nullptr ? 443 : 0;
+    return IncomingTlsConnection::of(r->connection) != nullptr ? 443 : 0;
 }
 
 void gtls_register_hooks(apr_pool_t*) {
@@ -101,6 +103,7 @@ void gtls_register_hooks(apr_pool_t*) {
     // Where mod_ssl checks SSLVerifyClient: before authentication, once per
     // per-directory configuration.
     ap_hook_check_access(check_client_certificate, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_ssl_bind_outgoing(bind_outgoing_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_http_scheme(gtls_http_scheme, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(gtls_default_port, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_tls_filters();

@@ -73,6 +73,15 @@ void* merge_server_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     out.client_key_purposes = merged(base.config.client_key_purposes, add.config.client_key_purposes);
     out.export_certificates_size = merged(base.config.export_certificates_size, add.config.export_certificates_size);
     out.cache_timeout = merged(base.config.cache_timeout, add.config.cache_timeout);
+    out.proxy_engine = merged(base.config.proxy_engine, add.config.proxy_engine);
+    out.directory_enables_proxy = base.config.directory_enables_proxy || add.config.directory_enables_proxy;
+    out.proxy_ca_file = merged(base.config.proxy_ca_file, add.config.proxy_ca_file);
+    out.proxy_crl_file = merged(base.config.proxy_crl_file, add.config.proxy_crl_file);
+    out.proxy_certificate_file = merged(base.config.proxy_certificate_file, add.config.proxy_certificate_file);
+    out.proxy_key_file = merged(base.config.proxy_key_file, add.config.proxy_key_file);
+    out.proxy_priorities = merged(base.config.proxy_priorities, add.config.proxy_priorities);
+    out.proxy_check_peer_name = merged(base.config.proxy_check_peer_name, add.config.proxy_check_peer_name);
+    out.proxy_check_peer_expire = merged(base.config.proxy_check_peer_expire, add.config.proxy_check_peer_expire);
     out.directory_verifies_clients = base.config.directory_verifies_clients || add.config.directory_verifies_clients;
     out.first_directive_file = add.config.first_directive_file ? add.config.first_directive_file
                                                                : base.config.first_directive_file;
@@ -91,7 +100,8 @@ void* create_directory_config(apr_pool_t* pool, char*) {
 void* merge_directory_config(apr_pool_t* pool, void* base_ptr, void* add_ptr) {
     const auto& base = *static_cast<const DirectoryConfig*>(base_ptr);
     const auto& add = *static_cast<const DirectoryConfig*>(add_ptr);
-    return new (apr_palloc(pool, sizeof(DirectoryConfig))) DirectoryConfig{merged(base.client_verify, add.client_verify)};
+    return new (apr_palloc(pool, sizeof(DirectoryConfig))) DirectoryConfig{merged(base.client_verify, add.client_verify),
+                                                                              merged(base.proxy_engine, add.proxy_engine)};
 }
 
 const DirectoryConfig& directory_config(const request_rec* r) {

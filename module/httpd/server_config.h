@@ -12,6 +12,7 @@
 
 namespace gtls {
 
+class ProxyTls;
 class VhostTls;
 struct SessionCache;
 
@@ -54,12 +55,27 @@ struct ServerConfig {
     std::optional<long> ocsp_fuzz_time;      // GnuTLSOCSPFuzzTime: ask up to this long earlier
     std::optional<bool> ocsp_auto_refresh;   // GnuTLSOCSPAutoRefresh Off: refresh only what is used
 
+    // TLS to proxy backends (mod_proxy's https://, h2://, wss:// workers).
+    std::optional<bool> proxy_engine;             // GnuTLSProxyEngine
+    // A GnuTLSProxyEngine On in a <Proxy>/<Location>/<Directory> of this server's
+    // configuration (or the main server's): its ProxyTls must be built.
+    bool directory_enables_proxy = false;
+    std::optional<std::string> proxy_ca_file;           // GnuTLSProxyCAFile
+    std::optional<std::string> proxy_crl_file;          // GnuTLSProxyCRLFile
+    std::optional<std::string> proxy_certificate_file;  // GnuTLSProxyCertificateFile
+    std::optional<std::string> proxy_key_file;          // GnuTLSProxyKeyFile
+    std::optional<std::string> proxy_priorities;        // GnuTLSProxyPriorities
+    std::optional<bool> proxy_check_peer_name;          // GnuTLSProxyCheckPeerName
+    std::optional<bool> proxy_check_peer_expire;        // GnuTLSProxyCheckPeerExpire
+
     // Where this server's first GnuTLS directive was, for error messages.
     const char* first_directive_file = nullptr;
     unsigned first_directive_line = 0;
 
     // Built by check_config for enabled servers; owned by pconf.
     VhostTls* tls = nullptr;
+    // Built by check_config for servers that proxy over TLS; owned by pconf.
+    ProxyTls* proxy_tls = nullptr;
 
     bool is_enabled() const { return enabled.value_or(false); }
     bool stapling_on() const { return ocsp_stapling.value_or(true); }
@@ -99,6 +115,7 @@ struct GlobalConfig {
 // Per-directory values (<Directory>, <Location>, .htaccess).
 struct DirectoryConfig {
     std::optional<ClientVerify> client_verify;
+    std::optional<bool> proxy_engine;  // GnuTLSProxyEngine in <Proxy>, <Location>, ...
 };
 
 inline constexpr long kDefaultCacheTimeoutSeconds = 300;

@@ -4,7 +4,7 @@
 #include "httpd/pool_own.h"
 #include "httpd/remote_cache.h"
 #include "httpd/server_config.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 #include <memory>
@@ -23,7 +23,7 @@ struct SessionCache {
 
 namespace {
 
-SessionCache& cache_of(const TlsConnection& connection) {
+SessionCache& cache_of(const IncomingTlsConnection& connection) {
     // attach_session_cache() binds only connections of a generation with a cache.
     return *global_config(connection.conn()->base_server).session_cache_in_use;
 }
@@ -48,7 +48,7 @@ private:
 
 // Keys are scoped by the vhost that did the handshake, so a session made for one
 // vhost never resumes on another.
-std::string cache_key(const TlsConnection& connection, const gnutls_datum_t& id) {
+std::string cache_key(const IncomingTlsConnection& connection, const gnutls_datum_t& id) {
     std::string key = connection.vhost()->session_scope();
     key.push_back('\0');
     key.append(reinterpret_cast<const char*>(id.data), id.size);
@@ -56,7 +56,7 @@ std::string cache_key(const TlsConnection& connection, const gnutls_datum_t& id)
 }
 
 int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
-    auto* connection = static_cast<TlsConnection*>(ptr);
+    auto* connection = static_cast<IncomingTlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache store", -1, [&] {
         if (data.size > kMaxSessionData || connection->session_lifetime_seconds() == 0) return -1;
         std::string key = cache_key(*connection, id);
@@ -83,7 +83,7 @@ int store(void* ptr, gnutls_datum_t id, gnutls_datum_t data) {
 }
 
 gnutls_datum_t retrieve(void* ptr, gnutls_datum_t id) {
-    auto* connection = static_cast<TlsConnection*>(ptr);
+    auto* connection = static_cast<IncomingTlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache retrieve", gnutls_datum_t{nullptr, 0}, [&] {
         if (connection->session_lifetime_seconds() == 0) return gnutls_datum_t{nullptr, 0};
         std::string key = cache_key(*connection, id);
@@ -116,7 +116,7 @@ gnutls_datum_t retrieve(void* ptr, gnutls_datum_t id) {
 }
 
 int remove(void* ptr, gnutls_datum_t id) {
-    auto* connection = static_cast<TlsConnection*>(ptr);
+    auto* connection = static_cast<IncomingTlsConnection*>(ptr);
     return guard(connection->conn()->base_server, "session cache remove", -1, [&] {
         std::string key = cache_key(*connection, id);
         SessionCache& cache = cache_of(*connection);
@@ -195,7 +195,7 @@ void init_session_cache_child(server_rec* main_server, apr_pool_t* pchild) {
     }
 }
 
-void attach_session_cache(TlsConnection& connection, server_rec*) {
+void attach_session_cache(IncomingTlsConnection& connection, server_rec*) {
     if (global_config(connection.conn()->base_server).session_cache_in_use == nullptr) return;
     gnutls_session_t session = connection.session();
     gnutls_db_set_ptr(session, &connection);

@@ -6,7 +6,7 @@
 
 namespace gtls {
 
-class TlsConnection;
+class IncomingTlsConnection;
 
 inline constexpr const char* kSessionCacheMutexType = "gtls-cache";
 
@@ -21,6 +21,6 @@ int init_session_cache(server_rec* main_server, apr_pool_t* pconf);
 void init_session_cache_child(server_rec* main_server, apr_pool_t* pchild);
 
 // Installs the cache callbacks on a connection's session if a cache is configured.
-void attach_session_cache(TlsConnection& connection, server_rec* main_server);
+void attach_session_cache(IncomingTlsConnection& connection, server_rec* main_server);
 
 }  // namespace gtls

@@ -2,7 +2,7 @@
 
 #include "httpd/guard.h"
 #include "httpd/server_config.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 namespace gtls {
@@ -15,7 +15,7 @@ int gtls_ssl_conn_is_ssl(conn_rec* c) {
 
 const char* gtls_ssl_var_lookup(apr_pool_t* pool, server_rec* s, conn_rec* c, request_rec*, const char* name) {
     return guard(s, "ssl_var_lookup", static_cast<const char*>(nullptr), [&]() -> const char* {
-        TlsConnection* connection = TlsConnection::of(c);
+        IncomingTlsConnection* connection = IncomingTlsConnection::of(c);
         if (connection == nullptr) return nullptr;
         const char* value = connection->variable(name, pool);
         return value != nullptr ? apr_pstrdup(pool, value) : nullptr;
@@ -24,7 +24,7 @@ const char* gtls_ssl_var_lookup(apr_pool_t* pool, server_rec* s, conn_rec* c, re
 
 int gtls_fixups(request_rec* r) {
     return guard(r->server, "fixups", DECLINED, [&] {
-        TlsConnection* connection = TlsConnection::of(r->connection);
+        IncomingTlsConnection* connection = IncomingTlsConnection::of(r->connection);
         if (connection == nullptr) return DECLINED;
         connection->export_variables(r->subprocess_env);
         return DECLINED;
@@ -39,7 +39,7 @@ int gtls_fixups(request_rec* r) {
 // connection for every name its certificate covers.
 int gtls_post_read_request(request_rec* r) {
     return guard(r->server, "post_read_request", HTTP_INTERNAL_SERVER_ERROR, [&] {
-        TlsConnection* connection = TlsConnection::of(r->connection);
+        IncomingTlsConnection* connection = IncomingTlsConnection::of(r->connection);
         if (connection == nullptr || connection->sni().empty()) return DECLINED;
         if (!ap_is_initial_req(r) || r->proxyreq != PROXYREQ_NONE) return DECLINED;
         if (r->hostname == nullptr) {

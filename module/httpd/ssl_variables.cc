@@ -4,7 +4,7 @@
 #include "core/owned.h"
 #include "httpd/client_verification.h"
 #include "httpd/pool_own.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 #include <cstring>
@@ -65,9 +65,9 @@ const char* certificate_variable(const CertificateFacts& facts, const char* fiel
 
 constexpr const char* kCertificateTooLarge = "GNUTLS_CERTIFICATE_SIZE_LIMIT_EXCEEDED";
 
-using Compute = const char* (*)(const TlsConnection&, apr_pool_t*);
+using Compute = const char* (*)(const IncomingTlsConnection&, apr_pool_t*);
 
-const char* cipher_key_bits(const TlsConnection& connection, apr_pool_t* pool) {
+const char* cipher_key_bits(const IncomingTlsConnection& connection, apr_pool_t* pool) {
     return apr_itoa(pool, static_cast<int>(gnutls_cipher_get_key_size(gnutls_cipher_get(connection.session())) * 8));
 }
 
@@ -84,37 +84,37 @@ struct Variable {
 
 // Values depend on the session only, so after the handshake they never change.
 const Variable kVariables[] = {
-    {"HTTPS", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "on"; }},
+    {"HTTPS", true, false, [](const IncomingTlsConnection&, apr_pool_t*) -> const char* { return "on"; }},
     {"SSL_VERSION_LIBRARY", true, false,
-     [](const TlsConnection&, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection&, apr_pool_t*) -> const char* {
          static const std::string library = std::string("GnuTLS/") + gnutls_check_version(nullptr);
          return library.c_str();
      }},
     {"SSL_VERSION_INTERFACE", true, false,
-     [](const TlsConnection&, apr_pool_t*) -> const char* { return "mod_gtls/" GTLS_VERSION; }},
+     [](const IncomingTlsConnection&, apr_pool_t*) -> const char* { return "mod_gtls/" GTLS_VERSION; }},
     // sni() is set by the ClientHello and lives as long as the connection.
     {"SSL_TLS_SNI", true, false,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return connection.sni().empty() ? nullptr : connection.sni().c_str();
      }},
     {"SSL_CLIENT_VERIFY", true, false,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return connection.client_verify_result().empty() ? "NONE" : connection.client_verify_result().c_str();
      }},
-    {"SSL_COMPRESS_METHOD", true, false, [](const TlsConnection&, apr_pool_t*) -> const char* { return "NULL"; }},
+    {"SSL_COMPRESS_METHOD", true, false, [](const IncomingTlsConnection&, apr_pool_t*) -> const char* { return "NULL"; }},
     {"SSL_PROTOCOL", true, true,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return protocol_name(gnutls_protocol_get_version(connection.session()));
      }},
     {"SSL_CIPHER", true, true,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return gnutls_ciphersuite_get(connection.session());
      }},
     {"SSL_CIPHER_USEKEYSIZE", true, true, cipher_key_bits},
     {"SSL_CIPHER_ALGKEYSIZE", true, true, cipher_key_bits},
-    {"SSL_CIPHER_EXPORT", true, true, [](const TlsConnection&, apr_pool_t*) -> const char* { return "false"; }},
+    {"SSL_CIPHER_EXPORT", true, true, [](const IncomingTlsConnection&, apr_pool_t*) -> const char* { return "false"; }},
     {"SSL_SESSION_ID", true, true,
-     [](const TlsConnection& connection, apr_pool_t* pool) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t* pool) -> const char* {
          unsigned char id[GNUTLS_MAX_SESSION_ID_SIZE];
          size_t size = sizeof(id);
          if (gnutls_session_get_id(connection.session(), id, &size) < 0 || size == 0) return nullptr;
@@ -123,11 +123,11 @@ const Variable kVariables[] = {
          return hex;
      }},
     {"SSL_SESSION_RESUMED", true, true,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return gnutls_session_is_resumed(connection.session()) ? "Resumed" : "Initial";
      }},
     {"SSL_SECURE_RENEG", true, true,
-     [](const TlsConnection& connection, apr_pool_t*) -> const char* {
+     [](const IncomingTlsConnection& connection, apr_pool_t*) -> const char* {
          return gnutls_safe_renegotiation_status(connection.session()) ? "true" : "false";
      }},
     {"SSL_SERVER_S_DN", true, true, nullptr, "S_DN"},
@@ -153,9 +153,9 @@ const Variable kVariables[] = {
 
 }  // namespace
 
-static_assert(std::size(kVariables) == TlsConnection::kVariableCount);
+static_assert(std::size(kVariables) == IncomingTlsConnection::kVariableCount);
 
-void TlsConnection::remember_variables() {
+void IncomingTlsConnection::remember_variables() {
     // Which of the vhost's chains was served is looked up once for all SSL_SERVER_*.
     const CertificateFacts* facts = served_certificate(session_.get(), *vhost_);
     const CertificateFacts* client = client_certificate(session_.get(), c_->pool);
@@ -196,7 +196,7 @@ void TlsConnection::remember_variables() {
     }
 }
 
-const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
+const char* IncomingTlsConnection::variable(const char* name, apr_pool_t* pool) const {
     if (name == nullptr) return nullptr;
     for (std::size_t i = 0; i < std::size(kVariables); ++i) {
         const Variable& v = kVariables[i];
@@ -213,7 +213,7 @@ const char* TlsConnection::variable(const char* name, apr_pool_t* pool) const {
     return nullptr;
 }
 
-void TlsConnection::export_variables(apr_table_t* env) const {
+void IncomingTlsConnection::export_variables(apr_table_t* env) const {
     if (!handshake_done_) return;
     // apr_table_setn compares a new key with each present key that has the same
     // first four letters, and ours all start "SSL_". Into a table that has none

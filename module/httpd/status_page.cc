@@ -3,7 +3,7 @@
 #include "httpd/guard.h"
 #include "httpd/ocsp_fetcher.h"
 #include "httpd/server_config.h"
-#include "httpd/tls_connection.h"
+#include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
 
 #include <mod_status.h>
