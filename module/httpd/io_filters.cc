@@ -65,6 +65,14 @@ apr_size_t announced_client_hello_length(const unsigned char (&first)[9]) {
     return (apr_size_t{first[6]} << 16) | (apr_size_t{first[7]} << 8) | first[8];
 }
 
+// "HTTP/1.x NNN ...\r\n...\r\n\r\n" with a status of 200 or more: the head
+// of a response whose body httpd passes next. (1xx heads go out at once: the
+// client waits for them before it sends more.)
+bool is_final_response_head(const char* data, apr_size_t length) {
+    return length >= 16 && std::memcmp(data, "HTTP/1.", 7) == 0 && data[9] >= '2' && data[9] <= '9' &&
+           std::memcmp(data + length - 4, "\r\n\r\n", 4) == 0;
+}
+
 void append_copy(apr_bucket_brigade* bb, const char* data, apr_size_t length) {
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(data, length, nullptr, bb->bucket_alloc));
 }
@@ -278,8 +286,13 @@ apr_status_t TlsConnection::fill_plaintext(apr_read_type_e block) {
             if (transport_read_status_ == APR_SUCCESS || APR_STATUS_IS_EOF(transport_read_status_)) return APR_EOF;
             return transport_read_status_;
         }
-        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0209: %s: TLS error reading from %s: %s",
-                      log_name(), peer_name(), gnutls_strerror(rc));
+        if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+            ap_log_cerror(APLOG_MARK, failure_log_level(), 0, c_, "GTLS0209: %s: TLS error reading from %s: it sent alert '%s'",
+                          log_name(), peer_name(), gnutls_alert_get_name(gnutls_alert_get(session_.get())));
+        } else {
+            ap_log_cerror(APLOG_MARK, failure_log_level(), 0, c_, "GTLS0209: %s: TLS error reading from %s: %s",
+                          log_name(), peer_name(), gnutls_strerror(rc));
+        }
         // RFC 8446 section 6.2 (RFC 5246 section 7.2.2): a fatal error is
         // announced with its alert (record_overflow, bad_record_mac,
         // unexpected_message, illegal_parameter, ...) before the close.
@@ -356,7 +369,7 @@ apr_status_t TlsConnection::send_plaintext(const char* data, apr_size_t length) 
         if ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) && ++retries <= kMaxSendRetries) continue;
         if (transport_write_status_ != APR_SUCCESS) return transport_write_status_;
         // After the client's close_notify GnuTLS refuses to send; nothing went wrong.
-        ap_log_cerror(APLOG_MARK, plain_eof_ ? APLOG_DEBUG : APLOG_INFO, 0, c_,
+        ap_log_cerror(APLOG_MARK, plain_eof_ ? APLOG_DEBUG : failure_log_level(), 0, c_,
                       "GTLS0210: %s: TLS error writing to %s: %s",
                       log_name(), peer_name(), gnutls_strerror(static_cast<int>(n)));
         abort_connection();
@@ -396,10 +409,11 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
         }
     }
     // Coalesce small data buckets so headers and a small body share one record.
-    // httpd passes the response headers in a brigade of their own, so small data
-    // that arrives without any metadata is held for the next call (at most one
-    // record's worth); every metadata bucket (FLUSH, EOS, EOR, EOC) sends it, as
-    // mod_ssl's coalescing filter does.
+    // httpd passes an HTTP/1 response head in a brigade of its own, so a head
+    // that arrives without any metadata is held for the next call, which brings
+    // its body and ends with metadata (FLUSH, EOS, EOR, EOC). Nothing else is
+    // held: data in a tunnel (a WebSocket behind mod_proxy, after its 101) comes
+    // without metadata and must not wait for more.
     char coalesced[kCoalesceLimit];
     apr_size_t coalesced_length = held_plaintext_.size();
     std::memcpy(coalesced, held_plaintext_.data(), coalesced_length);
@@ -448,7 +462,7 @@ apr_status_t TlsConnection::write(apr_bucket_brigade* bb) {
         }
         apr_bucket_delete(b);
     }
-    if (rv == APR_SUCCESS && !saw_metadata && coalesced_length > 0) {
+    if (rv == APR_SUCCESS && !saw_metadata && is_final_response_head(coalesced, coalesced_length)) {
         held_plaintext_.assign(coalesced, coalesced_length);
         coalesced_length = 0;
     }

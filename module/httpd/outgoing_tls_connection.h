@@ -38,6 +38,7 @@ private:
     apr_status_t write_after_failed_handshake(apr_status_t handshake_status) override;
     const char* log_name() const override { return log_name_.c_str(); }
     const char* peer_name() const override { return backend_.c_str(); }
+    int failure_log_level() const override { return APLOG_ERR; }
 
     void keep_session();
     static int new_session_ticket_hook(gnutls_session_t session, unsigned, unsigned, unsigned, const gnutls_datum_t*);

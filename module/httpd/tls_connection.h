@@ -101,6 +101,9 @@ protected:
     virtual const char* log_name() const = 0;
     // The peer in log lines: the client's address, or the backend.
     virtual const char* peer_name() const = 0;
+    // How loud a failed read or write is: a client's troubles are its own
+    // (info), a backend's are the administrator's (error).
+    virtual int failure_log_level() const { return APLOG_INFO; }
 
     // Makes room in plain_ after plain_end_ for one record's plaintext.
     void make_room_for_record();
@@ -166,7 +169,7 @@ private:
     // next read reports it once as GNUTLS_E_UNEXPECTED_PACKET.
     bool refused_hello_buffered_ = false;
 
-    // Small data waiting for the next write or metadata bucket (write()).
+    // A response head waiting for its body (write()).
     std::string held_plaintext_;
 };
 
