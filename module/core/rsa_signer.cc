@@ -5,6 +5,7 @@
 
 #if GTLS_HAVE_LIBCRYPTO
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -23,6 +24,8 @@ bool openssl_rsa_signer_accepts(gnutls_x509_privkey_t key) noexcept {
 
 bool openssl_rsa_signer_available() noexcept { return false; }
 
+std::string openssl_rsa_signer_version() { return {}; }
+
 OwnedAbstractPrivkey make_openssl_rsa_privkey(gnutls_x509_privkey_t, OwnedPubkey) {
     throw std::runtime_error("this mod_gtls was built without OpenSSL's libcrypto");
 }
@@ -30,6 +33,8 @@ OwnedAbstractPrivkey make_openssl_rsa_privkey(gnutls_x509_privkey_t, OwnedPubkey
 #else
 
 bool openssl_rsa_signer_available() noexcept { return true; }
+
+std::string openssl_rsa_signer_version() { return OpenSSL_version(OPENSSL_VERSION_STRING); }
 
 namespace {
 

@@ -21,10 +21,14 @@
 
 #include "core/owned.h"
 
+#include <string>
+
 namespace gtls {
 
 // Whether this build has libcrypto to sign with (found by CMake at build time).
 bool openssl_rsa_signer_available() noexcept;
+// "3.0.19" (the libcrypto in use), or "" without one.
+std::string openssl_rsa_signer_version();
 
 // Whether `key` is one the OpenSSL signer takes: a plain RSA key (not an
 // RSA-PSS-only key, whose parameters GnuTLS enforces itself).
