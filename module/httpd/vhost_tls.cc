@@ -213,7 +213,6 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     tls->bind_staples(config, chains, shared.staple_sources);
     for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
 
-
     tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
     // A lifetime of 0 means no resumption at all: GnuTLS must never see 0 as
     // the cache expiration, since its ticket key rotation divides by it.
