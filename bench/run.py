@@ -111,7 +111,7 @@ def tree_cpu_ns_precise(pid):
 class Server:
     """One httpd (mod_gtls or mod_ssl) with the same MPM settings for both."""
 
-    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None, fleet=None, token=None):
+    def __init__(self, kind, workdir, pki, ports, ocsp_port=None, vhosts=None, fleet=None, token=None, signer=None):
         """`vhosts` = N builds N name-based vhosts (v1..vN.scale.localhost, both
         chains, no staple) on ports[0] instead of the staple on/off pair.
         `fleet` = (address, ticket key file) builds one member of a fleet: a
@@ -119,11 +119,14 @@ class Server:
         fleet's shared ticket key.
         `token` = (provider library, {key type: pkcs11 URI}, PIN) builds two
         mod_gtls vhosts with both chains: keys in files on ports[0], keys on
-        the token on ports[1]."""
+        the token on ports[1].
+        `signer` = "openssl" or "gnutls" (GnuTLSRSASigner; "" for mod_ssl)
+        builds one vhost with the RSA-2048 chain on ports[0] and one with the
+        RSA-3072 chain on ports[1], no staple."""
         self.kind, self.ports = kind, ports
         self.address = fleet[0] if fleet else "127.0.0.1"
         suffix = (f"-{vhosts}-vhosts" if vhosts is not None else f"-fleet-{fleet[0]}" if fleet
-                  else "-token" if token else "")
+                  else "-token" if token else f"-signer-{signer or 'mod_ssl'}" if signer is not None else "")
         self.dir = Path(workdir) / f"{kind}{suffix}"
         (self.dir / "logs").mkdir(parents=True)
         (self.dir / "htdocs").mkdir()
@@ -150,6 +153,8 @@ class Server:
             lines += self._fleet_member(kind, pki, ports[0], *fleet)
         elif token is not None:
             lines += self._token_vhosts(pki, ports, chains, *token)
+        elif signer is not None:
+            lines += self._signer_vhosts(kind, pki, ports, signer)
         elif vhosts is not None:
             lines += self._scale_vhosts(kind, pki, ports[0], vhosts, chains)
         elif kind == "gtls":
@@ -213,6 +218,24 @@ class Server:
             for key_type, base in chains:
                 key = uris[key_type] if on_token else f"{pki}/{base}.key"
                 lines += [f'  GnuTLSCertificateFile "{pki}/{base}.chain.pem"', f'  GnuTLSKeyFile "{key}"']
+            lines.append("</VirtualHost>")
+        return lines
+
+    @staticmethod
+    def _signer_vhosts(kind, pki, ports, signer):
+        if kind == "gtls":
+            lines = [f"LoadModule gtls_module {ROOT}/build/module/mod_gtls.so", f"GnuTLSRSASigner {signer}"]
+        else:
+            lines = [f"LoadModule ssl_module {MODULES}/mod_ssl.so", "SSLProtocol -all +TLSv1.2 +TLSv1.3",
+                     *MOD_SSL_SAME_SUITES]
+        for port, base in zip(ports, ("localhost-rsa", "localhost-rsa3072")):
+            lines += [f"Listen 127.0.0.1:{port}", f"<VirtualHost 127.0.0.1:{port}>", "  ServerName localhost"]
+            if kind == "gtls":
+                lines += ["  GnuTLSEnable On", f'  GnuTLSCertificateFile "{pki}/{base}.chain.pem"',
+                          f'  GnuTLSKeyFile "{pki}/{base}.key"']
+            else:
+                lines += ["  SSLEngine on", f'  SSLCertificateFile "{pki}/{base}.chain.pem"',
+                          f'  SSLCertificateKeyFile "{pki}/{base}.key"']
             lines.append("</VirtualHost>")
         return lines
 
@@ -329,9 +352,26 @@ def make_pki(workdir):
         block = os.urandom(1 << 20)
         for _ in range(100):
             out.write(block)
+    make_rsa3072_leaf(pki)
     subprocess.run(["chmod", "-R", "a+rX", str(workdir)], check=True)
     subprocess.run(["chmod", "0600", *map(str, pki.glob("*.key"))], check=True)
     return pki
+
+
+def make_rsa3072_leaf(pki):
+    """localhost-rsa3072.{key,pem,chain.pem}: an RSA-3072 leaf from the demo
+    PKI's intermediate, for the signer rows."""
+    base = pki / "localhost-rsa3072"
+    template = pki / "rsa3072.tmpl"
+    template.write_text('cn = "localhost"\ndns_name = "localhost"\ntls_www_server\nsigning_key\nexpiration_days = 30\n')
+    for args in (["--generate-privkey", "--key-type", "rsa", "--bits", "3072", "--outfile", f"{base}.key"],
+                 ["--generate-certificate", "--load-privkey", f"{base}.key", "--load-ca-certificate",
+                  str(pki / "intermediate.pem"), "--load-ca-privkey", str(pki / "intermediate.key"),
+                  "--template", str(template), "--outfile", f"{base}.pem"]):
+        subprocess.run(["certtool", *args], check=True, capture_output=True)
+    template.unlink()
+    (pki / "localhost-rsa3072.chain.pem").write_text((pki / "localhost-rsa3072.pem").read_text() +
+                                                     (pki / "intermediate.pem").read_text())
 
 
 PLAIN_HTTP = "Plain HTTP connection + GET (no TLS)"
@@ -556,6 +596,60 @@ def token_round(workdir, pki, rounds, smoke, results, walls, errors):
         os.environ.pop("SOFTHSM2_CONF", None)
 
 
+SIGNER_ROWS = {(bits, signer): f"RSA-{bits} full handshake, no staple, GnuTLSRSASigner {signer}"
+               for bits in (2048, 3072) for signer in ("openssl", "gnutls")}
+
+
+def signer_round(workdir, pki, rounds, smoke, results, walls, errors):
+    """RSA-2048 and RSA-3072 full TLS 1.3 handshakes (RSA-PSS) with each
+    GnuTLSRSASigner, next to mod_ssl and the GnuTLS floor on the same keys.
+    One httpd per signer (the directive is server-wide) and one mod_ssl; the
+    mod_ssl and floor figures of a key size stand in both of its rows."""
+    n = 60 if smoke else 2000
+    servers = {who: Server("ssl" if who == "ssl" else "gtls", workdir, pki, (free_port(), free_port()),
+                           signer="" if who == "ssl" else who) for who in ("openssl", "gnutls", "ssl")}
+    try:
+        for server in servers.values():
+            server.start()
+            for port in server.ports:  # warm up
+                client(["--port", str(port), "--ca", str(pki / "ca.pem"), "--connections", "20",
+                        "--priority", CLIENT_TLS13 + RSA_ONLY])
+        for _ in range(rounds):
+            plan = [(bits, who) for bits in (2048, 3072) for who in (*servers, "floor")]
+            random.shuffle(plan)
+            for bits, who in plan:
+                base = "localhost-rsa" if bits == 2048 else "localhost-rsa3072"
+                print(f"  {who}: RSA-{bits} signer row", file=sys.stderr, flush=True)
+                if who == "floor":
+                    out = subprocess.run([str(ROOT / "build/bench/gtls-bench-floor"), "--chain",
+                                          str(pki / f"{base}.chain.pem"), "--key", str(pki / f"{base}.key"),
+                                          "--ca", str(pki / "ca.pem"), "--connections", str(n),
+                                          "--client-priority", CLIENT_TLS13 + RSA_ONLY],
+                                         capture_output=True, text=True, timeout=600)
+                    data = json.loads(out.stdout)
+                    if data["errors"]:
+                        errors.append(f"floor RSA-{bits}: {data}")
+                    for signer in ("openssl", "gnutls"):
+                        results.setdefault((SIGNER_ROWS[bits, signer], "floor"), []).append(
+                            data["server_cpu_us_per_connection"])
+                    continue
+                server = servers[who]
+                before = server.cpu()
+                data = client(["--port", str(server.ports[0 if bits == 2048 else 1]), "--ca", str(pki / "ca.pem"),
+                               "--priority", CLIENT_TLS13 + RSA_ONLY, "--connections", str(n)])
+                cpu = server.cpu() - before
+                if data["errors"]:
+                    errors.append(f"{who} RSA-{bits}: {data}")
+                rows = [SIGNER_ROWS[bits, s] for s in ("openssl", "gnutls")] if who == "ssl" else [SIGNER_ROWS[bits, who]]
+                for row in rows:
+                    kind = "ssl" if who == "ssl" else "gtls"
+                    results.setdefault((row, kind), []).append(per_unit("µs/conn", cpu, data))
+                    walls.setdefault((row, kind), []).append(data["seconds"])
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 SCALE_COUNTS = (1, 100, 1000)
 IDLE_CONNECTIONS = {False: 2000, True: 100}  # by --smoke
 
@@ -566,6 +660,7 @@ def extra_rows(smoke):
     rows = [(STAPLE_COST, "µs/conn"), ("Idle keep-alive connection memory", "KiB/conn"),
             (RESUMED_SAME, "µs/conn"), (RESUMED_OTHER, "µs/conn")]
     rows += [(name, "µs/conn") for name in TOKEN_ROWS.values()]
+    rows += [(name, "µs/conn") for name in SIGNER_ROWS.values()]
     rows += [(f"SNI handshake, {c} vhosts", "µs/conn") for c in counts]
     rows += [(f"Startup, {c} vhosts", "s") for c in counts]
     rows += [(f"Memory after start, {c} vhosts", "MiB") for c in counts]
@@ -657,6 +752,8 @@ def main():
         responder.shutdown()
     print("  fleet: resumption across two servers", file=sys.stderr, flush=True)
     fleet_round(workdir, pki, rounds, args.smoke, results, walls, errors)
+    print("  RSA signers: GnuTLSRSASigner openssl and gnutls, RSA-2048 and RSA-3072", file=sys.stderr, flush=True)
+    signer_round(workdir, pki, rounds, args.smoke, results, walls, errors)
     print("  PKCS #11: keys on SoftHSM and in files", file=sys.stderr, flush=True)
     token_round(workdir, pki, rounds, args.smoke, results, walls, errors)
     print("  scale: 1..N name-based vhosts", file=sys.stderr, flush=True)

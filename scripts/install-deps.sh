@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libgnutls28-dev gnutls-bin openssl libcurl4-gnutls-dev
+  libgnutls28-dev gnutls-bin openssl libssl-dev libcurl4-gnutls-dev
   googletest libgtest-dev libbenchmark-dev
   python3 python3-pytest
   curl faketime nghttp2-client testssl.sh valgrind

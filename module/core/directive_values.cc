@@ -29,6 +29,12 @@ Parsed<CertificatePreference> parse_certificate_preference(std::string_view text
     return {std::nullopt, "must be cost or order, not '" + std::string(text) + "'"};
 }
 
+Parsed<RsaSigner> parse_rsa_signer(std::string_view text) {
+    if (ascii_iequals(text, "gnutls")) return {RsaSigner::GnuTLS, {}};
+    if (ascii_iequals(text, "openssl")) return {RsaSigner::OpenSSL, {}};
+    return {std::nullopt, "must be gnutls or openssl, not '" + std::string(text) + "'"};
+}
+
 Parsed<long> parse_whole_number(std::string_view text, long min, long max, std::string_view unit) {
     long value = 0;
     const auto* end = text.data() + text.size();

@@ -33,6 +33,15 @@ enum class CertificatePreference {
 // "cost" or "order", case-insensitive.
 Parsed<CertificatePreference> parse_certificate_preference(std::string_view text);
 
+// GnuTLSRSASigner: which library computes signatures with RSA keys read from
+// files (keys on PKCS #11 tokens and other key types always sign with GnuTLS).
+enum class RsaSigner {
+    GnuTLS,
+    OpenSSL,  // libcrypto, through core/rsa_signer
+};
+
+Parsed<RsaSigner> parse_rsa_signer(std::string_view text);
+
 // GnuTLSClientVerify: whether clients are asked for a certificate.
 enum class ClientVerify {
     Ignore,   // not asked ("ignore", "none")

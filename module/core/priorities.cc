@@ -18,4 +18,13 @@ OwnedPriority compile_priorities(const std::string& text) {
     return OwnedPriority(priority);
 }
 
+bool offers_rsa_key_exchange(gnutls_priority_t priorities) {
+    const unsigned* list = nullptr;
+    const int count = gnutls_priority_kx_list(priorities, &list);
+    for (int i = 0; i < count; ++i) {
+        if (list[i] == GNUTLS_KX_RSA) return true;
+    }
+    return false;
+}
+
 }  // namespace gtls

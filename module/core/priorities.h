@@ -29,4 +29,8 @@ inline constexpr std::string_view kDefaultPriorities =
 // part. The caller owns the returned cache; it is read-only and thread-safe.
 OwnedPriority compile_priorities(const std::string& text);
 
+// Whether `priorities` enable TLS 1.2's RSA key exchange (TLS_RSA_*), in which
+// the server's key decrypts instead of signing.
+bool offers_rsa_key_exchange(gnutls_priority_t priorities);
+
 }  // namespace gtls

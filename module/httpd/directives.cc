@@ -215,6 +215,27 @@ const char* add_pkcs11_module(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+// Server-wide: the signer is chosen once for every vhost of the generation.
+const char* set_rsa_signer(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
+    return handle(cmd, [&](ServerConfig&) -> const char* {
+        auto value = parse_rsa_signer(arg);
+        if (!value) return directive_error(cmd, value.error);
+        global_config(cmd->server).rsa_signer = *value.value;
+        return nullptr;
+    });
+}
+
+const char* set_key_verify_signatures(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* context_error = ap_check_cmd_context(cmd, GLOBAL_ONLY)) return context_error;
+    return handle(cmd, [&](ServerConfig&) -> const char* {
+        auto value = parse_on_off(arg);
+        if (!value) return directive_error(cmd, value.error);
+        global_config(cmd->server).verify_signatures = *value.value;
+        return nullptr;
+    });
+}
+
 const char* set_certificate_preference(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         auto value = parse_certificate_preference(arg);
@@ -345,6 +366,10 @@ const command_rec kDirectives[] = {
           "PKCS #11 provider library to load instead of p11-kit's configured ones (repeatable)"),
     raw_args("GnuTLSPIN", set_pin, RSRC_CONF,
              "PIN of the PKCS #11 token holding the keys, or passphrase of encrypted key files"),
+    take1("GnuTLSRSASigner", set_rsa_signer, RSRC_CONF,
+          "gnutls|openssl: the library that signs with RSA key files (default openssl when built with libcrypto)"),
+    take1("GnuTLSKeyVerifySignatures", set_key_verify_signatures, RSRC_CONF,
+          "On|Off: verify every OpenSSL RSA signature with GnuTLS before sending it (default Off)"),
     take1("GnuTLSCertificatePreference", set_certificate_preference, RSRC_CONF,
           "cost|order: which of several chains a client that accepts them all gets (default cost: ECDSA/EdDSA before RSA)"),
     take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),

@@ -55,6 +55,7 @@ int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s)
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "GTLS0100: mod_gtls/%s on GnuTLS/%s: TLS on %u server(s)",
                      GTLS_VERSION, gnutls_check_version(nullptr), enabled);
+        if (enabled > 0) log_rsa_signer(s);
         return OK;
     });
 }

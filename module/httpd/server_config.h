@@ -107,6 +107,15 @@ struct GlobalConfig {
     std::vector<std::string> pkcs11_modules;
     // Some certificate or key of this generation is on a PKCS #11 token.
     bool uses_tokens = false;
+    // GnuTLSRSASigner; unset means OpenSSL when this build has libcrypto.
+    std::optional<RsaSigner> rsa_signer;
+    // GnuTLSKeyVerifySignatures: verify each OpenSSL signature with GnuTLS before it is sent.
+    bool verify_signatures = false;
+    // How many RSA key files of this generation sign with OpenSSL, for the
+    // startup line (GTLS0105).
+    unsigned openssl_rsa_keys = 0;
+    // Why some RSA keys sign with GnuTLS although OpenSSL was asked for (GTLS0106).
+    std::vector<std::string> rsa_signer_fallbacks;
     // Some vhost can verify client certificates, so sessions keep what TLS 1.3
     // post-handshake authentication needs when the client offers it.
     bool offer_post_handshake_auth = false;

@@ -2,6 +2,7 @@
 
 #include "core/ascii.h"
 #include "core/priorities.h"
+#include "core/rsa_signer.h"
 #include "core/ticket_key.h"
 #include "fetch/ocsp_request.h"
 #include "httpd/client_verification.h"
@@ -76,14 +77,15 @@ int add_chain_with_file_key(gnutls_certificate_credentials_t credentials, const 
                                            chain.key());
 }
 
-// The credentials take the token key (a handle: the key stays on the token)
-// and the certificates' contents over.
-int add_chain_with_token_key(gnutls_certificate_credentials_t credentials, CertificateChain& chain) {
+// The credentials take `key` (a token key: a handle, the key stays on the
+// token; or the OpenSSL signer) and the certificates' contents over. GnuTLS
+// signs once with the key to check it belongs to the leaf.
+int add_chain_with_privkey(gnutls_certificate_credentials_t credentials, const CertificateChain& chain,
+                           OwnedAbstractPrivkey key) {
     auto certificates = chain.certificates();
     std::vector<gnutls_pcert_st> pcerts(certificates.size());
     unsigned count = static_cast<unsigned>(certificates.size());
     if (int rc = gnutls_pcert_import_x509_list(pcerts.data(), certificates.data(), &count, 0); rc < 0) return rc;
-    OwnedAbstractPrivkey key = chain.take_token_key();
     int rc = gnutls_certificate_set_key(credentials, nullptr, 0, pcerts.data(), static_cast<int>(count), key.get());
     if (rc < 0) {
         for (unsigned i = 0; i < count; ++i) gnutls_pcert_deinit(&pcerts[i]);
@@ -93,7 +95,25 @@ int add_chain_with_token_key(gnutls_certificate_credentials_t credentials, Certi
     return rc;
 }
 
+// The chain's RSA key file as an OpenSSL signer; with GnuTLSKeyVerifySignatures
+// it checks each signature against the leaf's public key.
+OwnedAbstractPrivkey openssl_signer_for(const CertificateChain& chain, bool verify_signatures) {
+    OwnedPubkey leaf_key;
+    if (verify_signatures) {
+        gnutls_pubkey_t raw = nullptr;
+        if (int rc = gnutls_pubkey_init(&raw); rc < 0) fail(gnutls_strerror(rc));
+        leaf_key.reset(raw);
+        if (int rc = gnutls_pubkey_import_x509(raw, chain.leaf(), 0); rc < 0) fail(gnutls_strerror(rc));
+    }
+    return make_openssl_rsa_privkey(chain.key(), std::move(leaf_key));
+}
+
 }  // namespace
+
+RsaSigner rsa_signer_in_use(const GlobalConfig& global) {
+    if (!openssl_rsa_signer_available()) return RsaSigner::GnuTLS;
+    return global.rsa_signer.value_or(RsaSigner::OpenSSL);
+}
 
 std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& config, SharedBuildState& shared) {
     PriorityCaches& priority_caches = shared.priority_caches;
@@ -137,21 +157,6 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
             return chains[a].signing_cost_rank() < chains[b].signing_cost_rank();
         });
     }
-    tls->credential_index_.resize(chains.size());
-    for (std::size_t configured : offer_order) {
-        CertificateChain& chain = chains[configured];
-        const int rc = chain.key() != nullptr ? add_chain_with_file_key(credentials, chain)
-                                              : add_chain_with_token_key(credentials, chain);
-        if (rc < 0) {
-            fail("certificate " + tls->certificate_id(configured) + ": GnuTLSCertificateFile " +
-                 chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
-        }
-        tls->credential_index_[configured] = static_cast<unsigned>(rc);
-    }
-
-    tls->bind_staples(config, chains, shared.staple_sources);
-    for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
-
     const std::string priorities = config.priorities.value_or(std::string(kDefaultPriorities));
     SharedPriorities& compiled = priority_caches[priorities];
     if (!compiled) {
@@ -163,6 +168,50 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
         }
     }
     tls->priorities_ = compiled;
+
+    // RSA key files sign with libcrypto unless GnuTLSRSASigner says gnutls.
+    // The OpenSSL signer cannot decrypt, so a vhost whose priorities allow
+    // TLS 1.2's RSA key exchange keeps GnuTLS's signer.
+    GlobalConfig& global = global_config(s);
+    bool openssl_rsa = rsa_signer_in_use(global) == RsaSigner::OpenSSL;
+    if (openssl_rsa && offers_rsa_key_exchange(compiled.get()) &&
+        std::any_of(chains.begin(), chains.end(),
+                    [](const CertificateChain& chain) { return openssl_rsa_signer_accepts(chain.key()); })) {
+        // Logged with GTLS0105 in post_config, where the error log is open.
+        global.rsa_signer_fallbacks.push_back(
+            tls->id_ + ": its GnuTLSPriorities allow the RSA key exchange, which the OpenSSL signer cannot serve: "
+                       "its RSA keys sign with GnuTLS");
+        openssl_rsa = false;
+    }
+
+    tls->credential_index_.resize(chains.size());
+    for (std::size_t configured : offer_order) {
+        CertificateChain& chain = chains[configured];
+        int rc = 0;
+        if (chain.key() == nullptr) {
+            rc = add_chain_with_privkey(credentials, chain, chain.take_token_key());
+        } else if (openssl_rsa && openssl_rsa_signer_accepts(chain.key())) {
+            OwnedAbstractPrivkey signer;
+            try {
+                signer = openssl_signer_for(chain, global.verify_signatures);
+            } catch (const std::exception& e) {
+                fail("certificate " + tls->certificate_id(configured) + ": GnuTLSKeyFile " + chain.key_path() + ": " +
+                     e.what() + " (GnuTLSRSASigner gnutls keeps GnuTLS's signer)");
+            }
+            rc = add_chain_with_privkey(credentials, chain, std::move(signer));
+            if (rc >= 0) ++tls->openssl_rsa_keys_;
+        } else {
+            rc = add_chain_with_file_key(credentials, chain);
+        }
+        if (rc < 0) {
+            fail("certificate " + tls->certificate_id(configured) + ": GnuTLSCertificateFile " +
+                 chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
+        }
+        tls->credential_index_[configured] = static_cast<unsigned>(rc);
+    }
+
+    tls->bind_staples(config, chains, shared.staple_sources);
+    for (const CertificateChain& chain : chains) tls->chains_.push_back({chain.chain_path(), chain.leaf_facts()});
 
     tls->session_lifetime_seconds_ = static_cast<unsigned>(config.cache_timeout.value_or(kDefaultCacheTimeoutSeconds));
     // A lifetime of 0 means no resumption at all: GnuTLS must never see 0 as
@@ -367,12 +416,35 @@ void dump_ocsp_bindings(server_rec* main_server, FILE* out) {
     std::fflush(out);
 }
 
+void log_rsa_signer(server_rec* main_server) {
+    const GlobalConfig& global = global_config(main_server);
+    for (const std::string& fallback : global.rsa_signer_fallbacks) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server, "GTLS0106: %s", fallback.c_str());
+    }
+    if (rsa_signer_in_use(global) == RsaSigner::OpenSSL) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
+                     "GTLS0105: RSA signer: OpenSSL %s for %u RSA key file(s) (blinded, constant-time; "
+                     "GnuTLSKeyVerifySignatures %s); other keys sign with GnuTLS",
+                     openssl_rsa_signer_version().c_str(), global.openssl_rsa_keys, global.verify_signatures ? "On" : "Off");
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server, "GTLS0105: RSA signer: GnuTLS/%s (%s)",
+                     gnutls_check_version(nullptr),
+                     openssl_rsa_signer_available() ? "GnuTLSRSASigner gnutls" : "built without OpenSSL's libcrypto");
+    }
+}
+
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     bool all_built = true;
     SharedBuildState shared;
     GlobalConfig& global = global_config(main_server);
     global.offer_post_handshake_auth = false;
     global.uses_tokens = false;
+    global.openssl_rsa_keys = 0;
+    global.rsa_signer_fallbacks.clear();
+    if (global.rsa_signer == RsaSigner::OpenSSL && !openssl_rsa_signer_available()) {
+        global.rsa_signer_fallbacks.emplace_back(
+            "GnuTLSRSASigner openssl: this mod_gtls was built without OpenSSL's libcrypto; RSA keys sign with GnuTLS");
+    }
     try {
         load_pkcs11_providers(global.pkcs11_modules);
     } catch (const std::exception& e) {
@@ -386,6 +458,7 @@ bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
         try {
             config.tls = pool_own(pconf, VhostTls::build(s, config, shared));
             if (config.tls->verifies_clients()) global.offer_post_handshake_auth = true;
+            global.openssl_rsa_keys += config.tls->openssl_rsa_keys();
             for (const auto* list : {&config.certificate_files, &config.key_files}) {
                 for (const std::string& name : *list) {
                     if (is_pkcs11_uri(name)) global.uses_tokens = true;

@@ -120,6 +120,8 @@ public:
     std::string certificate_id(std::size_t index) const { return id_ + "#" + std::to_string(index); }
     // The chains whose responses mod_gtls fetches, in configuration order.
     const std::vector<FetchedStaple>& fetched_staples() const { return fetched_staples_; }
+    // How many of the chains' keys sign with OpenSSL (GnuTLSRSASigner).
+    unsigned openssl_rsa_keys() const { return openssl_rsa_keys_; }
 
 private:
     VhostTls() = default;
@@ -141,6 +143,7 @@ private:
     std::size_t export_certificates_size_ = 0;
     std::vector<std::shared_ptr<StapleSource>> staples_;
     std::vector<FetchedStaple> fetched_staples_;
+    unsigned openssl_rsa_keys_ = 0;
 
     void bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains, StapleSources& sources);
     void load_client_verification(const ServerConfig& config);
@@ -156,6 +159,13 @@ const Clock& staple_clock();
 //   GTLSOCSPBinding <TAB> ServerName:port#index <TAB> chain file <TAB> response file
 inline constexpr const char* kDumpOcspBindingsDefine = "GTLS_DUMP_OCSP_BINDINGS";
 void dump_ocsp_bindings(server_rec* main_server, FILE* out);
+
+// The signer RSA key files use in this generation: GnuTLSRSASigner, OpenSSL
+// by default, GnuTLS when the build has no libcrypto.
+RsaSigner rsa_signer_in_use(const GlobalConfig& global);
+// Logs GTLS0105 (which library signs with RSA keys) and any GTLS0106 (RSA
+// keys that sign with GnuTLS against GnuTLSRSASigner openssl), once per start.
+void log_rsa_signer(server_rec* main_server);
 
 // Builds the VhostTls of every enabled server and stores it in its ServerConfig
 // (owned by pconf). Logs each problem and returns false if any server failed.

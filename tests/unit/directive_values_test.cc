@@ -65,6 +65,14 @@ TEST(CertificatePreference, AcceptsCostAndOrderInAnyCase) {
     EXPECT_NE(bad.error.find("'rsa'"), std::string::npos);
 }
 
+TEST(RsaSigner, AcceptsGnutlsAndOpensslInAnyCase) {
+    EXPECT_EQ(parse_rsa_signer("gnutls").value, RsaSigner::GnuTLS);
+    EXPECT_EQ(parse_rsa_signer("OpenSSL").value, RsaSigner::OpenSSL);
+    auto bad = parse_rsa_signer("nettle");
+    EXPECT_FALSE(bad);
+    EXPECT_NE(bad.error.find("'nettle'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gtls
 
