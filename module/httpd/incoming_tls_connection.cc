@@ -18,21 +18,19 @@ namespace gtls {
 
 namespace {
 
-constexpr unsigned kMaxHandshakeRounds = 10000;
-
 int client_hello_hook(gnutls_session_t session, unsigned, unsigned, unsigned, const gnutls_datum_t* message) {
     auto* connection = static_cast<IncomingTlsConnection*>(gnutls_session_get_ptr(session));
     return guard(connection->conn()->base_server, "ClientHello hook", GNUTLS_E_INTERNAL_ERROR,
                  [&] { return connection->on_client_hello(message); });
 }
 
-}  // namespace
-
 // Only with a CA to verify against does GnuTLS keep the handshake transcript
 // that asking for a certificate later needs, for clients that offer it.
 unsigned incoming_session_flags(server_rec* s) {
     return GNUTLS_SERVER | (global_config(s).offer_post_handshake_auth ? unsigned{GNUTLS_POST_HANDSHAKE_AUTH} : 0u);
 }
+
+}  // namespace
 
 IncomingTlsConnection::IncomingTlsConnection(conn_rec* c, VhostTls& default_vhost)
     : TlsConnection(c, incoming_session_flags(c->base_server)), vhost_(&default_vhost) {

@@ -62,11 +62,12 @@ OutgoingTlsConnection* OutgoingTlsConnection::of(conn_rec* c) {
     return static_cast<OutgoingTlsConnection*>(TlsConnection::of(c));
 }
 
+const char* OutgoingTlsConnection::log_name() const { return proxy_.id().c_str(); }
+
 void OutgoingTlsConnection::start() {
     if (started_) return;
     // Until prepare_handshake() knows the backend's name.
     backend_ = std::string(c_->client_ip) + ":" + std::to_string(c_->client_addr != nullptr ? c_->client_addr->port : 0);
-    log_name_ = proxy_.id();
     add_filters();
     started_ = true;
 }

@@ -36,7 +36,7 @@ private:
     void on_handshake_done() override;
     void log_handshake_failure(int gnutls_error) override;
     apr_status_t write_after_failed_handshake(apr_status_t handshake_status) override;
-    const char* log_name() const override { return log_name_.c_str(); }
+    const char* log_name() const override;
     const char* peer_name() const override { return backend_.c_str(); }
     int failure_log_level() const override { return APLOG_ERR; }
 
@@ -48,7 +48,6 @@ private:
     bool failure_reported_ = false;
     std::string hostname_;     // the name mod_proxy connects to (proxy-request-hostname)
     std::string backend_;      // "hostname (address:port)" in log lines
-    std::string log_name_;     // "ServerName:port proxy" of the proxying server
     std::string session_key_;  // which BackendSessions entry this backend's sessions use
     std::string alpn_wanted_;  // proxy-request-alpn-protos, as mod_proxy wrote it
 };

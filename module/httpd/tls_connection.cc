@@ -12,12 +12,6 @@
 
 namespace gtls {
 
-namespace {
-
-constexpr unsigned kMaxHandshakeRounds = 10000;
-
-}  // namespace
-
 TlsConnection::TlsConnection(conn_rec* c, unsigned flags) : c_(c) {
     gnutls_session_t session = nullptr;
     int rc = gnutls_init(&session, flags | GNUTLS_NO_SIGNAL | GNUTLS_NONBLOCK);

@@ -78,6 +78,9 @@ public:
     apr_status_t write(apr_bucket_brigade* bb);
 
 protected:
+    // A handshake step GnuTLS repeats this often without progress is given up.
+    static constexpr unsigned kMaxHandshakeRounds = 10000;
+
     // gnutls_init with `flags` (GNUTLS_SERVER or GNUTLS_CLIENT, ...). Throws on failure.
     TlsConnection(conn_rec* c, unsigned flags);
 

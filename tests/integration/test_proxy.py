@@ -450,3 +450,20 @@ def test_websocket_tunnel_through_a_tls_frontend(httpd_factory, pki):
                 assert receive_until(s, lambda got: len(got) >= len(message)) == message
     finally:
         backend.stop()
+
+
+def test_preserved_host_is_the_name_checked_and_sent(httpd_factory, pki):
+    """ProxyPreserveHost On: mod_proxy connects for the client's Host, so that
+    is the SNI and the name the backend's certificate must carry."""
+    backend = start_backend(httpd_factory, pki.leaf("localhost", "ecdsa"))
+    front, port = start_frontend(httpd_factory, pki,
+                                 proxy_lines(pki, backend.port, extra="  ProxyPreserveHost On\n")
+                                 + "  ServerAlias localhost\n")
+    for pattern in ("GTLS0251", "AH01102", "AH00898"):
+        front.allow_error(pattern)
+    status, head, body = get(port, extra=["-H", "Host: localhost"])
+    assert (status, body) == (200, b"hello from the backend\n"), head
+    assert "x-backend-sni: localhost" in head
+    status, head, body = get(port, extra=["-H", "Host: front.test"])
+    assert status == 502
+    assert "it is not for 'front.test'" in front.read_error_log()
