@@ -467,3 +467,18 @@ def test_preserved_host_is_the_name_checked_and_sent(httpd_factory, pki):
     status, head, body = get(port, extra=["-H", "Host: front.test"])
     assert status == 502
     assert "it is not for 'front.test'" in front.read_error_log()
+
+
+def test_the_shipped_example_configures(httpd_factory, pki):
+    """conf/examples/reverse-proxy-to-tls-backend.conf passes `apachectl -t`
+    with its files pointed at the test PKI."""
+    example = (Path(__file__).resolve().parents[2] / "conf/examples/reverse-proxy-to-tls-backend.conf").read_text()
+    leaf = pki.leaf("www.example.org", "ecdsa")
+    port = free_port()
+    example = (example.replace("*:443", f"127.0.0.1:{port}")
+               .replace("/etc/ssl/certs/www.example.org.chain.pem", str(leaf.chain))
+               .replace("/etc/ssl/private/www.example.org.key", str(leaf.key))
+               .replace("/etc/ssl/certs/internal-ca.pem", str(pki.ca)))
+    server = httpd_factory(extra_modules=["proxy", "proxy_http"])
+    code, out = server.configtest(f"Listen 127.0.0.1:{port}\n{example}")
+    assert code == 0, out
