@@ -342,8 +342,11 @@ def test_large_transfers_stream_through_the_proxy(httpd_factory, pki, tmp_path):
                                 extra=["--data-binary", f"@{upload}", "-H", "Content-Type: application/octet-stream"],
                                 timeout=300)
     assert (status, body.strip()) == (200, str(100 << 20).encode()), err
-    grown = child_peak_memory_kib(front) - before
-    assert grown < 64 * 1024, f"a proxy process grew by {grown} KiB"
+    # AddressSanitizer keeps freed memory in quarantine (256 MiB by default):
+    # a process's peak means something only with the real allocator.
+    if not os.environ.get("GTLS_SANITIZER_PRELOAD"):
+        grown = child_peak_memory_kib(front) - before
+        assert grown < 64 * 1024, f"a proxy process grew by {grown} KiB"
 
 
 class WebSocketEchoBackend:
