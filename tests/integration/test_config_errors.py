@@ -61,7 +61,8 @@ def test_bad_value_names_directive(check, body, expected):
     ("  GnuTLSP11Module /x.so", "GnuTLSP11Module belongs in the server config, outside <VirtualHost>"),
     ("  GnuTLSPIN", "GnuTLSPIN needs the PIN or passphrase"),
     ("  GnuTLSSRKPIN 1234", "GnuTLSSRKPIN is refused: TPM 1.2 keys are not supported by mod_gtls"),
-    ("  GnuTLSProxyEngine On", "GnuTLSProxyEngine 'On' is not supported by mod_gtls yet"),
+    ("  GnuTLSProxyEngine maybe", "GnuTLSProxyEngine must be On or Off, not 'maybe'"),
+    ("  <Location />\n    GnuTLSProxyCAFile /ca.pem\n  </Location>", "GnuTLSProxyCAFile not allowed in <Location> context"),
     ("  <Location />\n    GnuTLSEnable On\n  </Location>", "GnuTLSEnable not allowed in <Location> context"),
     ("  <Directory />\n    GnuTLSCacheTimeout 10\n  </Directory>", "GnuTLSCacheTimeout not allowed in <Directory> context"),
 ])
