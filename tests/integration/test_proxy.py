@@ -400,6 +400,17 @@ def receive_until(sock, done):
     return got
 
 
+def upgrade_and_echo(sock):
+    """Upgrades /ws/ on the frontend to a WebSocket tunnel and sends a long
+    and a one-byte message through it: each must come back at once."""
+    sock.sendall(b"GET /ws/ HTTP/1.1\r\nHost: front.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert receive_until(sock, lambda got: b"\r\n\r\n" in got).startswith(b"HTTP/1.1 101")
+    for message in (b"echo through TLS", b"x"):
+        sock.sendall(message)
+        assert receive_until(sock, lambda got: len(got) >= len(message)) == message
+
+
 def test_wss_tunnel(httpd_factory, pki):
     backend_port = free_port()
     backend = WebSocketEchoBackend(pki.leaf("localhost", "ecdsa"), backend_port)
@@ -407,12 +418,7 @@ def test_wss_tunnel(httpd_factory, pki):
         front, port = start_frontend(httpd_factory, pki, proxy_lines(pki, backend_port, path="/ws/", scheme="wss"),
                                      modules=("proxy", "proxy_http", "proxy_wstunnel"))
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-            s.sendall(b"GET /ws/ HTTP/1.1\r\nHost: front.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-            assert receive_until(s, lambda got: b"\r\n\r\n" in got).startswith(b"HTTP/1.1 101")
-            for message in (b"echo through TLS", b"x"):
-                s.sendall(message)
-                assert receive_until(s, lambda got: len(got) >= len(message)) == message
+            upgrade_and_echo(s)
         assert backend.sni == ["localhost"]
     finally:
         backend.stop()
@@ -445,12 +451,7 @@ def test_websocket_tunnel_through_a_tls_frontend(httpd_factory, pki):
         context = ssl.create_default_context(cafile=str(pki.ca))
         with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
                 context.wrap_socket(raw, server_hostname="front.test") as s:
-            s.sendall(b"GET /ws/ HTTP/1.1\r\nHost: front.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-            assert receive_until(s, lambda got: b"\r\n\r\n" in got).startswith(b"HTTP/1.1 101")
-            for message in (b"echo through TLS", b"x"):
-                s.sendall(message)
-                assert receive_until(s, lambda got: len(got) >= len(message)) == message
+            upgrade_and_echo(s)
     finally:
         backend.stop()
 
