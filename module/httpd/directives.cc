@@ -102,14 +102,6 @@ const char* set_proxy_engine(cmd_parms* cmd, void* directory, const char* arg) {
     });
 }
 
-const char* set_proxy_priorities(cmd_parms* cmd, void*, const char* arg) {
-    return handle(cmd, [&](ServerConfig& config) -> const char* {
-        compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
-        config.proxy_priorities = arg;
-        return nullptr;
-    });
-}
-
 template <std::optional<std::string> ServerConfig::*Field>
 const char* set_file(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
@@ -245,10 +237,12 @@ const char* set_certificate_preference(cmd_parms* cmd, void*, const char* arg) {
     });
 }
 
+// A GnuTLS priority string stored in `Field` (GnuTLSPriorities, GnuTLSProxyPriorities).
+template <std::optional<std::string> ServerConfig::*Field>
 const char* set_priorities(cmd_parms* cmd, void*, const char* arg) {
     return handle(cmd, [&](ServerConfig& config) -> const char* {
         compile_priorities(arg);  // throws with the reason when GnuTLS rejects it
-        config.priorities = arg;
+        config.*Field = arg;
         return nullptr;
     });
 }
@@ -372,7 +366,7 @@ const command_rec kDirectives[] = {
           "On|Off: verify every OpenSSL RSA signature with GnuTLS before sending it (default Off)"),
     take1("GnuTLSCertificatePreference", set_certificate_preference, RSRC_CONF,
           "cost|order: which of several chains a client that accepts them all gets (default cost: ECDSA/EdDSA before RSA)"),
-    take1("GnuTLSPriorities", set_priorities, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
+    take1("GnuTLSPriorities", set_priorities<&ServerConfig::priorities>, RSRC_CONF, "GnuTLS priority string (protocols, ciphers, groups)"),
     take1("GnuTLSSessionTickets", set_on_off<&ServerConfig::session_tickets>, RSRC_CONF, "On|Off: TLS session tickets (default On)"),
     take1("GnuTLSSessionTicketKeyFile", set_session_ticket_key_file, RSRC_CONF,
           "File with the 64-byte ticket master key shared by several servers (raw or base64; mode 0600)"),
@@ -433,7 +427,7 @@ const command_rec kDirectives[] = {
           "PEM file with the client certificate chain shown to backends that ask for one"),
     take1("GnuTLSProxyKeyFile", set_file<&ServerConfig::proxy_key_file>, RSRC_CONF,
           "Private key of GnuTLSProxyCertificateFile"),
-    take1("GnuTLSProxyPriorities", set_proxy_priorities, RSRC_CONF,
+    take1("GnuTLSProxyPriorities", set_priorities<&ServerConfig::proxy_priorities>, RSRC_CONF,
           "GnuTLS priority string for connections to backends (default: the module's)"),
     take1("GnuTLSProxyCheckPeerName", set_on_off<&ServerConfig::proxy_check_peer_name>, RSRC_CONF,
           "On|Off: a backend's certificate must name the host it is reached by (default On)"),

@@ -1,6 +1,7 @@
 #include "httpd/proxy_tls.h"
 
 #include "core/priorities.h"
+#include "core/trust_files.h"
 #include "httpd/guard.h"
 #include "httpd/outgoing_tls_connection.h"
 #include "httpd/pool_own.h"
@@ -36,9 +37,7 @@ std::unique_ptr<ProxyTls> ProxyTls::build(server_rec* s, const ServerConfig& con
     proxy->credentials_.reset(credentials);
 
     if (config.proxy_ca_file) {
-        int count = gnutls_certificate_set_x509_trust_file(credentials, config.proxy_ca_file->c_str(), GNUTLS_X509_FMT_PEM);
-        if (count < 0) fail("GnuTLSProxyCAFile " + *config.proxy_ca_file + ": " + gnutls_strerror(count));
-        if (count == 0) fail("GnuTLSProxyCAFile " + *config.proxy_ca_file + ": holds no PEM certificate");
+        load_trusted_cas(credentials, "GnuTLSProxyCAFile", *config.proxy_ca_file);
         proxy->trust_description_ = "the CAs of " + *config.proxy_ca_file;
     } else {
         // Never an unverified backend: without a CA file the system's CAs judge it.
@@ -50,11 +49,7 @@ std::unique_ptr<ProxyTls> ProxyTls::build(server_rec* s, const ServerConfig& con
         }
         proxy->trust_description_ = "the system's CAs";
     }
-    if (config.proxy_crl_file) {
-        int count = gnutls_certificate_set_x509_crl_file(credentials, config.proxy_crl_file->c_str(), GNUTLS_X509_FMT_PEM);
-        if (count < 0) fail("GnuTLSProxyCRLFile " + *config.proxy_crl_file + ": " + gnutls_strerror(count));
-        if (count == 0) fail("GnuTLSProxyCRLFile " + *config.proxy_crl_file + ": holds no PEM CRL");
-    }
+    if (config.proxy_crl_file) load_crls(credentials, "GnuTLSProxyCRLFile", *config.proxy_crl_file);
     if (config.proxy_certificate_file.has_value() != config.proxy_key_file.has_value()) {
         fail(config.proxy_certificate_file ? "GnuTLSProxyCertificateFile needs a GnuTLSProxyKeyFile"
                                            : "GnuTLSProxyKeyFile needs a GnuTLSProxyCertificateFile");

@@ -4,6 +4,7 @@
 #include "core/priorities.h"
 #include "core/rsa_signer.h"
 #include "core/ticket_key.h"
+#include "core/trust_files.h"
 #include "fetch/ocsp_request.h"
 #include "httpd/client_verification.h"
 #include "httpd/pkcs11_providers.h"
@@ -383,14 +384,10 @@ void VhostTls::load_client_verification(const ServerConfig& config) {
         return;
     }
     client_ca_file_ = *config.client_ca_file;
-    int count = gnutls_certificate_set_x509_trust_file(credentials_.get(), client_ca_file_.c_str(), GNUTLS_X509_FMT_PEM);
-    if (count < 0) fail("GnuTLSClientCAFile " + client_ca_file_ + ": " + gnutls_strerror(count));
-    if (count == 0) fail("GnuTLSClientCAFile " + client_ca_file_ + ": holds no PEM certificate");
+    load_trusted_cas(credentials_.get(), "GnuTLSClientCAFile", client_ca_file_);
     if (config.client_crl_file) {
         client_crl_file_ = *config.client_crl_file;
-        int crls = gnutls_certificate_set_x509_crl_file(credentials_.get(), client_crl_file_.c_str(), GNUTLS_X509_FMT_PEM);
-        if (crls < 0) fail("GnuTLSClientCRLFile " + client_crl_file_ + ": " + gnutls_strerror(crls));
-        if (crls == 0) fail("GnuTLSClientCRLFile " + client_crl_file_ + ": holds no PEM CRL");
+        load_crls(credentials_.get(), "GnuTLSClientCRLFile", client_crl_file_);
     }
     gnutls_certificate_set_verify_function(credentials_.get(), verify_client_certificate);
 }
