@@ -10,6 +10,8 @@
 #include "httpd/session_cache.h"
 #include "httpd/vhost_tls.h"
 
+#include <http_ssl.h>
+
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -123,12 +125,51 @@ int IncomingTlsConnection::on_client_hello(const gnutls_datum_t* message) {
                           ap_escape_logitem(c_->pool, sni_.c_str()), vhost_->id().c_str());
         }
     }
-    enable_resumption();
     if (!extensions.alpn.empty() && !protocol_chosen_) {
         protocol_chosen_ = true;
         select_protocol(extensions.alpn);
+        answer_challenge_if_asked();
     }
+    if (!answers_challenge_) enable_resumption();
     return 0;
+}
+
+// ACME's tls-alpn-01 (RFC 8737): a ClientHello whose ALPN chose a challenge
+// protocol (mod_md's acme-tls/1, which `Protocols` must allow) for a name
+// mod_md is validating gets mod_md's challenge certificate, for this
+// handshake only: no resumption, no client certificate, no request served.
+void IncomingTlsConnection::answer_challenge_if_asked() {
+    const char* protocol = ap_get_protocol(c_);
+    if (sni_.empty() || std::strcmp(protocol, "h2") == 0 || std::strcmp(protocol, "http/1.1") == 0) return;
+    const char* certificate_pem = nullptr;
+    const char* key_pem = nullptr;
+    if (!ap_ssl_answer_challenge(c_, sni_.c_str(), &certificate_pem, &key_pem) || certificate_pem == nullptr ||
+        key_pem == nullptr) {
+        return;
+    }
+    gnutls_certificate_credentials_t credentials = nullptr;
+    if (int rc = gnutls_certificate_allocate_credentials(&credentials); rc < 0) {
+        throw std::runtime_error(std::string("challenge credentials: ") + gnutls_strerror(rc));
+    }
+    own_credentials_.reset(credentials);
+    const gnutls_datum_t certificate{reinterpret_cast<unsigned char*>(const_cast<char*>(certificate_pem)),
+                                     static_cast<unsigned>(std::strlen(certificate_pem))};
+    const gnutls_datum_t key{reinterpret_cast<unsigned char*>(const_cast<char*>(key_pem)),
+                             static_cast<unsigned>(std::strlen(key_pem))};
+    if (int rc = gnutls_certificate_set_x509_key_mem2(credentials, &certificate, &key, GNUTLS_X509_FMT_PEM, nullptr, 0);
+        rc < 0) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, 0, c_, "GTLS0216: %s: mod_md's %s challenge certificate for '%s' is unusable: %s",
+                      vhost_->id().c_str(), protocol, ap_escape_logitem(c_->pool, sni_.c_str()), gnutls_strerror(rc));
+        own_credentials_.reset();
+        return;
+    }
+    if (int rc = gnutls_credentials_set(session_.get(), GNUTLS_CRD_CERTIFICATE, credentials); rc < 0) {
+        throw std::runtime_error(std::string("gnutls_credentials_set: ") + gnutls_strerror(rc));
+    }
+    gnutls_certificate_server_set_request(session_.get(), GNUTLS_CERT_IGNORE);
+    answers_challenge_ = true;
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c_, "GTLS0216: %s: answering the %s challenge for '%s'",
+                  vhost_->id().c_str(), protocol, ap_escape_logitem(c_->pool, sni_.c_str()));
 }
 
 void IncomingTlsConnection::select_protocol(const std::vector<std::string>& client_protocols) {

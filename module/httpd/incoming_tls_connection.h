@@ -66,6 +66,10 @@ public:
     // ClientHello hook: picks the vhost by SNI and the protocol by ALPN.
     int on_client_hello(const gnutls_datum_t* message);
 
+    // Whether this handshake answers an ACME tls-alpn-01 challenge (with
+    // mod_md's certificate): no request is served on it.
+    bool answers_challenge() const { return answers_challenge_; }
+
 private:
     void on_handshake_done() override;
     void log_handshake_failure(int gnutls_error) override;
@@ -79,6 +83,7 @@ private:
     // Turns on tickets and the cache lifetime of the vhost the first ClientHello chose.
     void enable_resumption();
     void select_protocol(const std::vector<std::string>& client_protocols);
+    void answer_challenge_if_asked();
 
     VhostTls* vhost_;
     std::string sni_;
@@ -86,6 +91,7 @@ private:
     bool protocol_chosen_ = false;
     bool resumption_settled_ = false;
     bool asked_after_handshake_ = false;
+    bool answers_challenge_ = false;
 
     // SSL_* values, in the order of ssl_variables.cc's table, from the handshake
     // on (worked out again when a certificate is asked for after it).

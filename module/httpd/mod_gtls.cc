@@ -1,5 +1,6 @@
 // The module record and hook registration. Each hook is a thin guarded call
 // into the file that owns the concern.
+#include "httpd/certificate_providers.h"
 #include "httpd/client_verification.h"
 #include "httpd/directives.h"
 #include "httpd/guard.h"
@@ -43,6 +44,7 @@ int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s
 
 int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
     return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
+        if (!add_provided_certificates(s, pconf)) return HTTP_INTERNAL_SERVER_ERROR;
         if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
         // Not in the dry run httpd makes of the configuration before the real start.
         const bool starting = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
@@ -97,6 +99,9 @@ apr_port_t gtls_default_port(const request_rec* r) {
 void gtls_register_hooks(apr_pool_t*) {
     ap_hook_pre_config(gtls_pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_config(gtls_check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // mod_md (2.6) runs a post_config hook FIRST that sets up the certificates
+    // it provides, and one LAST that needs to know which vhosts do TLS: ours,
+    // which asks it for certificates, goes in between.
     ap_hook_post_config(gtls_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(gtls_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_pre_connection(gtls_pre_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
@@ -105,6 +110,7 @@ void gtls_register_hooks(apr_pool_t*) {
     // per-directory configuration.
     ap_hook_check_access(check_client_certificate, nullptr, nullptr, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_ssl_bind_outgoing(bind_outgoing_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(refuse_requests_on_stand_in_certificates, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_http_scheme(gtls_http_scheme, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_default_port(gtls_default_port, nullptr, nullptr, APR_HOOK_MIDDLE);
     register_tls_filters();

@@ -108,6 +108,15 @@ const DirectoryConfig& directory_config(const request_rec* r) {
     return *static_cast<const DirectoryConfig*>(ap_get_module_config(r->per_dir_config, &gtls_module));
 }
 
+const char* chain_origin_name(ChainOrigin origin) {
+    switch (origin) {
+        case ChainOrigin::Configured: return "configured";
+        case ChainOrigin::Managed: return "mod_md";
+        case ChainOrigin::Fallback: return "mod_md fallback";
+    }
+    return "?";
+}
+
 std::string server_name_port(const server_rec* s) {
     std::string name = s->server_hostname ? s->server_hostname : "_default_";
     return name + ":" + std::to_string(s->addrs && s->addrs->host_port ? s->addrs->host_port : s->port);

@@ -6,6 +6,7 @@
 #include "httpd/httpd.h"
 #include "httpd/sni_vhost_index.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,15 @@ namespace gtls {
 class ProxyTls;
 class VhostTls;
 struct SessionCache;
+struct SharedBuildState;
+
+// Where a vhost's certificate chain comes from.
+enum class ChainOrigin {
+    Configured,  // GnuTLSCertificateFile/GnuTLSKeyFile
+    Managed,     // mod_md's certificate for the vhost's MDomain
+    Fallback,    // mod_md's self-signed stand-in until it has one: requests get 503
+};
+const char* chain_origin_name(ChainOrigin origin);
 
 // Directive values of one server_rec, after merging with the main server's.
 // Lives in pconf (created by create/merge, owned through pool_own).
@@ -68,6 +78,13 @@ struct ServerConfig {
     std::optional<bool> proxy_check_peer_name;          // GnuTLSProxyCheckPeerName
     std::optional<bool> proxy_check_peer_expire;        // GnuTLSProxyCheckPeerExpire
 
+    // Certificate/key files another module (mod_md) provides through httpd's
+    // ssl_add_cert_files or ssl_add_fallback_cert_files hook, asked for in
+    // post_config of each generation. They come after the configured chains.
+    std::vector<std::string> provided_certificate_files;
+    std::vector<std::string> provided_key_files;
+    ChainOrigin provided_origin = ChainOrigin::Configured;  // Managed or Fallback when any are provided
+
     // Where this server's first GnuTLS directive was, for error messages.
     const char* first_directive_file = nullptr;
     unsigned first_directive_line = 0;
@@ -116,6 +133,10 @@ struct GlobalConfig {
     unsigned openssl_rsa_keys = 0;
     // Why some RSA keys sign with GnuTLS although OpenSSL was asked for (GTLS0106).
     std::vector<std::string> rsa_signer_fallbacks;
+    // What the vhosts built in this generation share (compiled priorities,
+    // staple sources), kept for vhosts built again in post_config with the
+    // certificates mod_md provides.
+    std::shared_ptr<SharedBuildState> vhost_build_state;
     // Some vhost can verify client certificates, so sessions keep what TLS 1.3
     // post-handshake authentication needs when the client offers it.
     bool offer_post_handshake_auth = false;

@@ -118,6 +118,9 @@ protected:
     void abort_connection();
 
     conn_rec* c_;
+    // Credentials of this connection alone (a tls-alpn-01 challenge's
+    // certificate), declared before session_ so that they outlive it.
+    OwnedCredentials own_credentials_;
     OwnedSession session_;
     bool handshake_started_ = false;
     bool handshake_done_ = false;

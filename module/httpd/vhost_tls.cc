@@ -6,6 +6,7 @@
 #include "core/ticket_key.h"
 #include "core/trust_files.h"
 #include "fetch/ocsp_request.h"
+#include "httpd/certificate_providers.h"
 #include "httpd/client_verification.h"
 #include "httpd/pkcs11_providers.h"
 #include "httpd/pool_own.h"
@@ -122,12 +123,22 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     tls->server_ = s;
     tls->id_ = server_name_port(s);
 
-    if (config.certificate_files.empty()) {
-        fail("GnuTLSEnable is On but no GnuTLSCertificateFile is configured");
+    // mod_md's files, when it provides any, replace the configured ones: the
+    // vhost belongs to its MDomain (as with mod_ssl, where mod_md's
+    // certificate takes the place of a configured one of the same key type).
+    const bool provided = !config.provided_certificate_files.empty();
+    tls->origin_ = provided ? config.provided_origin : ChainOrigin::Configured;
+    const std::vector<std::string>& certificate_files = provided ? config.provided_certificate_files : config.certificate_files;
+    const std::vector<std::string>& key_files = provided ? config.provided_key_files : config.key_files;
+    if (certificate_files.empty()) {
+        fail(certificate_providers_hooked()
+                 ? "GnuTLSEnable is On but no GnuTLSCertificateFile is configured and no module (mod_md: MDomain) "
+                   "provides a certificate for it"
+                 : "GnuTLSEnable is On but no GnuTLSCertificateFile is configured");
     }
-    if (config.key_files.size() != config.certificate_files.size()) {
-        fail("GnuTLSKeyFile: " + std::to_string(config.key_files.size()) + " key file(s) for " +
-             std::to_string(config.certificate_files.size()) +
+    if (key_files.size() != certificate_files.size()) {
+        fail("GnuTLSKeyFile: " + std::to_string(key_files.size()) + " key file(s) for " +
+             std::to_string(certificate_files.size()) +
              " GnuTLSCertificateFile(s); each certificate chain needs the key at the same position");
     }
 
@@ -137,13 +148,16 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
     gnutls_certificate_set_flags(credentials, GNUTLS_CERTIFICATE_API_V2);
 
     std::vector<CertificateChain> chains;
-    for (std::size_t index = 0; index < config.certificate_files.size(); ++index) {
+    for (std::size_t index = 0; index < certificate_files.size(); ++index) {
         try {
-            chains.push_back(CertificateChain::load(config.certificate_files[index], config.key_files[index],
-                                                    config.pin ? &*config.pin : nullptr));
+            chains.push_back(CertificateChain::load(certificate_files[index], key_files[index],
+                                                    config.pin && !provided ? &*config.pin : nullptr));
         } catch (const ChainLoadError& e) {
+            const bool chain_file = e.file() == ChainLoadError::File::Chain;
             fail("certificate " + tls->certificate_id(index) + ": " +
-                 (e.file() == ChainLoadError::File::Chain ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ") + e.what());
+                 (provided ? std::string(chain_origin_name(tls->origin_)) + (chain_file ? " certificate file " : " key file ")
+                           : std::string(chain_file ? "GnuTLSCertificateFile " : "GnuTLSKeyFile ")) +
+                 e.what());
         }
     }
 
@@ -205,7 +219,8 @@ std::unique_ptr<VhostTls> VhostTls::build(server_rec* s, const ServerConfig& con
             rc = add_chain_with_file_key(credentials, chain);
         }
         if (rc < 0) {
-            fail("certificate " + tls->certificate_id(configured) + ": GnuTLSCertificateFile " +
+            fail("certificate " + tls->certificate_id(configured) + ": " +
+                 (provided ? std::string(chain_origin_name(tls->origin_)) + " certificate file " : "GnuTLSCertificateFile ") +
                  chain.chain_path() + ": GnuTLS rejected the chain: " + gnutls_strerror(rc));
         }
         tls->credential_index_[configured] = static_cast<unsigned>(rc);
@@ -278,7 +293,7 @@ std::string fetched_response_file(const std::string& directory, gnutls_x509_crt_
 void VhostTls::bind_staples(const ServerConfig& config, const std::vector<CertificateChain>& chains,
                             StapleSources& sources) {
     const std::size_t certificates = chains.size();
-    if (config.ocsp_response_files.size() > certificates) {
+    if (origin_ == ChainOrigin::Configured && config.ocsp_response_files.size() > certificates) {
         fail("GnuTLSOCSPResponseFile: " + std::to_string(config.ocsp_response_files.size()) + " occurrence(s) for " +
              std::to_string(certificates) + " certificate(s); the n-th occurrence belongs to the n-th certificate");
     }
@@ -288,7 +303,8 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
     for (std::size_t index = 0; index < certificates; ++index) {
         const CertificateChain& chain = chains[index];
         const std::string certificate_id = this->certificate_id(index);
-        const std::string* configured_file = config.response_file(index);
+        // GnuTLSOCSPResponseFile belongs to the configured chain at its position.
+        const std::string* configured_file = origin_ == ChainOrigin::Configured ? config.response_file(index) : nullptr;
         // Without a response file mod_gtls fetches the response itself, from
         // GnuTLSOCSPResponderURL or the responder the certificate names.
         const std::string responder = configured_file != nullptr
@@ -430,10 +446,34 @@ void log_rsa_signer(server_rec* main_server) {
     }
 }
 
+bool install_vhost_tls(server_rec* s, apr_pool_t* pconf) {
+    ServerConfig& config = server_config(s);
+    GlobalConfig& global = global_config(s);
+    VhostTls* previous = config.tls;
+    try {
+        VhostTls* tls = pool_own(pconf, VhostTls::build(s, config, *global.vhost_build_state));
+        config.tls = tls;
+        if (previous != nullptr) global.openssl_rsa_keys -= previous->openssl_rsa_keys();
+        if (tls->verifies_clients()) global.offer_post_handshake_auth = true;
+        global.openssl_rsa_keys += tls->openssl_rsa_keys();
+        for (const auto* list : {&config.certificate_files, &config.key_files}) {
+            for (const std::string& name : *list) {
+                if (is_pkcs11_uri(name)) global.uses_tokens = true;
+            }
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s) (%s)",
+                     tls->id().c_str(), tls->chains().size(), chain_origin_name(tls->origin()));
+        return true;
+    } catch (const std::exception& e) {
+        ap_log_error(APLOG_MARK, APLOG_ERR | APLOG_STARTUP, 0, s, "GTLS0101: %s: %s", describe_server(s).c_str(), e.what());
+        return false;
+    }
+}
+
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
     bool all_built = true;
-    SharedBuildState shared;
     GlobalConfig& global = global_config(main_server);
+    global.vhost_build_state = std::make_shared<SharedBuildState>();
     global.offer_post_handshake_auth = false;
     global.uses_tokens = false;
     global.openssl_rsa_keys = 0;
@@ -452,22 +492,11 @@ bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf) {
         ServerConfig& config = server_config(s);
         config.tls = nullptr;
         if (!config.is_enabled()) continue;
-        try {
-            config.tls = pool_own(pconf, VhostTls::build(s, config, shared));
-            if (config.tls->verifies_clients()) global.offer_post_handshake_auth = true;
-            global.openssl_rsa_keys += config.tls->openssl_rsa_keys();
-            for (const auto* list : {&config.certificate_files, &config.key_files}) {
-                for (const std::string& name : *list) {
-                    if (is_pkcs11_uri(name)) global.uses_tokens = true;
-                }
-            }
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "GTLS0102: %s: TLS enabled with %" APR_SIZE_T_FMT " certificate chain(s)",
-                         config.tls->id().c_str(), config.tls->chains().size());
-        } catch (const std::exception& e) {
-            ap_log_error(APLOG_MARK, APLOG_ERR | APLOG_STARTUP, 0, s, "GTLS0101: %s: %s",
-                         describe_server(s).c_str(), e.what());
-            all_built = false;
+        if (config.certificate_files.empty() && config.key_files.empty() && certificate_providers_hooked()) {
+            // mod_md may provide its certificate; it can be asked in post_config only.
+            continue;
         }
+        if (!install_vhost_tls(s, pconf)) all_built = false;
     }
     return all_built;
 }

@@ -98,9 +98,12 @@ public:
     // What scopes this vhost's entries in the session cache: unique among the
     // configured vhosts and the same after a restart.
     const std::string& session_scope() const { return session_scope_; }
-    // One entry per configured chain, in configuration order (the position is
-    // the "#n" of certificate ids).
+    // One entry per chain, in configuration order (the position is the "#n" of
+    // certificate ids): the configured chains, or mod_md's.
     const std::vector<ServedChain>& chains() const { return chains_; }
+    // Where the chains come from. On mod_md's fallback certificate requests
+    // are answered with 503 (nothing real can be served yet).
+    ChainOrigin origin() const { return origin_; }
     // Whether a handshake with `other` would have given the client the same
     // connection: the same chains in the same preference, the same priorities
     // and the same client certificate verification.
@@ -128,6 +131,7 @@ private:
 
     server_rec* server_ = nullptr;
     std::string id_;
+    ChainOrigin origin_ = ChainOrigin::Configured;
     std::vector<ServedChain> chains_;
     // The GnuTLS certificate index of each configured chain: the credentials hold
     // the chains in the order of GnuTLSCertificatePreference.
@@ -169,6 +173,12 @@ void log_rsa_signer(server_rec* main_server);
 
 // Builds the VhostTls of every enabled server and stores it in its ServerConfig
 // (owned by pconf). Logs each problem and returns false if any server failed.
+// An enabled server without certificate lines is left for post_config when a
+// module (mod_md) may provide its certificate (see certificate_providers.h).
 bool build_all_vhost_tls(server_rec* main_server, apr_pool_t* pconf);
+// Builds (again) the VhostTls of the enabled server `s`, in the generation
+// build_all_vhost_tls started, and stores it in its ServerConfig. Logs the
+// problem (GTLS0101) and returns false if it cannot be built.
+bool install_vhost_tls(server_rec* s, apr_pool_t* pconf);
 
 }  // namespace gtls
