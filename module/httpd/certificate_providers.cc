@@ -2,6 +2,7 @@
 
 #include "httpd/guard.h"
 #include "httpd/incoming_tls_connection.h"
+#include "httpd/provided_staple.h"
 #include "httpd/server_config.h"
 #include "httpd/vhost_tls.h"
 
@@ -85,6 +86,13 @@ bool add_provided_certificates(server_rec* main_server, apr_pool_t* pconf) {
         }
     }
     return all_served;
+}
+
+void offer_staples_to_providers(server_rec* main_server, apr_pool_t* pconf) {
+    if (!staple_providers_hooked()) return;
+    for (server_rec* s = main_server; s != nullptr; s = s->next) {
+        if (VhostTls* tls = server_config(s).tls) tls->offer_staples_to_providers(pconf);
+    }
 }
 
 int refuse_requests_on_stand_in_certificates(request_rec* r) {

@@ -1,6 +1,7 @@
 // Certificates other modules provide for our vhosts through httpd's
-// ssl_add_cert_files and ssl_add_fallback_cert_files hooks (http_ssl.h): in
-// practice mod_md, which gets them by ACME.
+// ssl_add_cert_files and ssl_add_fallback_cert_files hooks (http_ssl.h), and
+// the OCSP responses they keep for them: in practice mod_md, which gets
+// certificates by ACME and staples with MDStapling.
 #pragma once
 
 #include "httpd/httpd.h"
@@ -20,6 +21,11 @@ bool certificate_providers_hooked();
 // to know which servers do TLS: this call tells it). Logs every problem and
 // returns false if some enabled server has no certificate.
 bool add_provided_certificates(server_rec* main_server, apr_pool_t* pconf);
+
+// Lets the providers (mod_md with MDStapling) keep the OCSP responses of
+// every served chain without a GnuTLSOCSPResponseFile. post_config, after
+// add_provided_certificates, before mod_gtls's fetcher starts.
+void offer_staples_to_providers(server_rec* main_server, apr_pool_t* pconf);
 
 // 503 for requests on a connection that got mod_md's fallback certificate:
 // nothing the client could trust was served, so nothing is answered either.

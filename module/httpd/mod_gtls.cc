@@ -45,6 +45,7 @@ int gtls_check_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s
 int gtls_post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
     return guard(s, "post_config", HTTP_INTERNAL_SERVER_ERROR, [&] {
         if (!add_provided_certificates(s, pconf)) return HTTP_INTERNAL_SERVER_ERROR;
+        offer_staples_to_providers(s, pconf);
         if (int rc = init_session_cache(s, pconf); rc != OK) return rc;
         // Not in the dry run httpd makes of the configuration before the real start.
         const bool starting = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;

@@ -2,6 +2,7 @@
 
 #include "httpd/guard.h"
 #include "httpd/ocsp_fetcher.h"
+#include "httpd/provided_staple.h"
 #include "httpd/server_config.h"
 #include "httpd/incoming_tls_connection.h"
 #include "httpd/vhost_tls.h"
@@ -73,6 +74,19 @@ void print_fetch_states(request_rec* r, bool short_form) {
     if (any) ap_rputs("</table>\n", r);
 }
 
+// A staple mod_md keeps, in the terms of a response file's: its "file" is
+// mod_md (md-status has the details of its fetching).
+StapleStatus status_of(const ProvidedStaple& provided) {
+    StapleStatus status;
+    status.path = "mod_md";
+    status.staple = provided.current();
+    const TimePoint now = staple_clock().now();
+    status.serving = status.staple && status.staple->this_update <= now + kMaxOcspClockSkew && now < status.staple->next_update;
+    status.last_problem = provided.last_problem();
+    status.served = provided.served();
+    return status;
+}
+
 int gtls_status_hook(request_rec* r, int flags) {
     return guard(r->server, "status hook", OK, [&] {
         const bool short_form = flags & AP_STATUS_SHORT;
@@ -83,7 +97,8 @@ int gtls_status_hook(request_rec* r, int flags) {
             if (tls == nullptr) continue;
             for (std::size_t index = 0; index < tls->staples().size(); ++index) {
                 const auto& source = tls->staples()[index];
-                if (!source) continue;
+                const ProvidedStaple* provided = tls->provided_staples()[index].get();
+                if (!source && provided == nullptr) continue;
                 if (!any && !short_form) {
                     ap_rputs("<h3>mod_gtls OCSP stapling</h3>\n<p>As seen by worker process ", r);
                     ap_rprintf(r, "%" APR_PID_T_FMT ".</p>\n", getpid());
@@ -92,7 +107,7 @@ int gtls_status_hook(request_rec* r, int flags) {
                              "<th>last rejection</th></tr>\n", r);
                 }
                 any = true;
-                StapleStatus status = source->status();
+                StapleStatus status = provided != nullptr ? status_of(*provided) : source->status();
                 status.id = tls->certificate_id(index);  // the source may serve other vhosts too
                 if (short_form) {
                     ap_rprintf(r, "GTLSStaple: %s serving=%s served=%" APR_UINT64_T_FMT " this_update=%s next_update=%s file=%s problem=%s\n",

@@ -10,6 +10,8 @@
 #include "httpd/client_verification.h"
 #include "httpd/pkcs11_providers.h"
 #include "httpd/pool_own.h"
+#include "httpd/provided_staple.h"
+#include "httpd/tls_connection.h"
 #include "httpd/server_config.h"
 
 #include <algorithm>
@@ -50,9 +52,7 @@ bool priorities_disable_tickets(const std::string& priorities) {
 // GnuTLS asks this during a handshake when the client sent status_request and
 // chose the chain `ptr` belongs to. RFC 6066 section 8: the server may omit the
 // status; any other error would abort the handshake, so there is none.
-int staple_callback(gnutls_session_t, void* ptr, gnutls_datum_t* response) noexcept {
-    auto* source = static_cast<StapleSource*>(ptr);
-    std::shared_ptr<const Staple> staple = source->staple_for_handshake();
+int hand_over(const std::shared_ptr<const Staple>& staple, gnutls_datum_t* response) noexcept {
     if (!staple) return GNUTLS_E_NO_CERTIFICATE_STATUS;
     auto* copy = static_cast<unsigned char*>(gnutls_malloc(staple->der.size()));
     if (copy == nullptr) return GNUTLS_E_NO_CERTIFICATE_STATUS;
@@ -60,6 +60,16 @@ int staple_callback(gnutls_session_t, void* ptr, gnutls_datum_t* response) noexc
     response->data = copy;
     response->size = static_cast<unsigned>(staple->der.size());
     return 0;
+}
+
+int staple_callback(gnutls_session_t, void* ptr, gnutls_datum_t* response) noexcept {
+    return hand_over(static_cast<StapleSource*>(ptr)->staple_for_handshake(), response);
+}
+
+// As staple_callback, for a certificate whose response mod_md keeps.
+int provided_staple_callback(gnutls_session_t session, void* ptr, gnutls_datum_t* response) noexcept {
+    const auto* connection = static_cast<const TlsConnection*>(gnutls_session_get_ptr(session));
+    return hand_over(static_cast<ProvidedStaple*>(ptr)->staple_for_handshake(connection->conn()), response);
 }
 
 LogSink log_sink_for(server_rec* s) {
@@ -300,6 +310,7 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
     const bool stapling = config.stapling_on();
     const auto interval = std::chrono::seconds(config.ocsp_check_interval.value_or(kDefaultOcspCheckIntervalSeconds));
     staples_.resize(certificates);
+    provided_staples_.resize(certificates);
     for (std::size_t index = 0; index < certificates; ++index) {
         const CertificateChain& chain = chains[index];
         const std::string certificate_id = this->certificate_id(index);
@@ -310,6 +321,11 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
         const std::string responder = configured_file != nullptr
                                           ? std::string()
                                           : config.ocsp_responder_url.value_or(responder_url(chain.leaf()));
+        // Without a response file mod_md may keep the response (MDStapling):
+        // asked in post_config, where it can answer.
+        if (stapling && configured_file == nullptr && chain.issuer() != nullptr && staple_providers_hooked()) {
+            provided_staples_[index] = std::make_unique<ProvidedStaple>(server_, certificate_id, chain.leaf(), chain.issuer());
+        }
         if (chain.must_staple() && (!stapling || (configured_file == nullptr && responder.empty()))) {
             fail("certificate " + certificate_id + " (" + chain.chain_path() +
                  ") requires OCSP stapling (TLS Feature status_request) but " +
@@ -377,6 +393,26 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
         int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
                                                                       staple_callback, staples_[index].get());
         if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
+    }
+}
+
+void VhostTls::offer_staples_to_providers(apr_pool_t* pool) {
+    for (std::size_t index = 0; index < provided_staples_.size(); ++index) {
+        std::unique_ptr<ProvidedStaple>& provided = provided_staples_[index];
+        if (!provided) continue;
+        if (!provided->prime(pool)) {
+            provided.reset();
+            continue;
+        }
+        const std::string certificate_id = this->certificate_id(index);
+        int rc = gnutls_certificate_set_ocsp_status_request_function2(credentials_.get(), credential_index_[index],
+                                                                      provided_staple_callback, provided.get());
+        if (rc < 0) fail("certificate " + certificate_id + ": cannot bind its OCSP staple: " + gnutls_strerror(rc));
+        // mod_md fetches it: mod_gtls's fetcher and its file step aside.
+        staples_[index] = nullptr;
+        std::erase_if(fetched_staples_, [&](const FetchedStaple& fetched) { return fetched.id == certificate_id; });
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, server_, "GTLS0318: %s: mod_md keeps its OCSP response (MDStapling)",
+                     certificate_id.c_str());
     }
 }
 

@@ -20,6 +20,7 @@
 namespace gtls {
 
 struct ServerConfig;
+class ProvidedStaple;
 
 // What handshakes and status lines need of a configured chain once the
 // credentials hold it: its file and the leaf's SSL_SERVER_* facts. (The parsed
@@ -121,6 +122,13 @@ public:
     const std::vector<std::shared_ptr<StapleSource>>& staples() const { return staples_; }
     // "ServerName:port#index" of the configured chain `index`.
     std::string certificate_id(std::size_t index) const { return id_ + "#" + std::to_string(index); }
+    // One entry per chain, as chains(); non-null where mod_md keeps the
+    // response (after offer_staples_to_providers).
+    const std::vector<std::unique_ptr<ProvidedStaple>>& provided_staples() const { return provided_staples_; }
+    // Lets mod_md (MDStapling) keep the responses of the chains that have no
+    // GnuTLSOCSPResponseFile: those it takes are stapled from it, no longer
+    // from mod_gtls's fetcher. post_config, before any handshake.
+    void offer_staples_to_providers(apr_pool_t* pool);
     // The chains whose responses mod_gtls fetches, in configuration order.
     const std::vector<FetchedStaple>& fetched_staples() const { return fetched_staples_; }
     // How many of the chains' keys sign with OpenSSL (GnuTLSRSASigner).
@@ -146,6 +154,7 @@ private:
     std::vector<std::string> client_key_purposes_;
     std::size_t export_certificates_size_ = 0;
     std::vector<std::shared_ptr<StapleSource>> staples_;
+    std::vector<std::unique_ptr<ProvidedStaple>> provided_staples_;
     std::vector<FetchedStaple> fetched_staples_;
     unsigned openssl_rsa_keys_ = 0;
 
