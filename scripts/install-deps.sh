@@ -15,6 +15,8 @@ packages=(
   memcached redis-server
   # a real PKCS #11 token for the key storage tests
   softhsm2
+  # Let's Encrypt's ACME test server, from which mod_md gets certificates in the tests
+  pebble
   debhelper dpkg-dev fakeroot lintian
   # libFuzzer's runtime is in libclang-rt-14-dev, only a Recommends of clang-14;
   # llvm-14 has the llvm-symbolizer that makes sanitizer reports readable.
