@@ -100,10 +100,11 @@ apr_port_t gtls_default_port(const request_rec* r) {
 void gtls_register_hooks(apr_pool_t*) {
     ap_hook_pre_config(gtls_pre_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_check_config(gtls_check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
-    // mod_md (2.6) runs a post_config hook FIRST that sets up the certificates
-    // it provides, and one LAST that needs to know which vhosts do TLS: ours,
-    // which asks it for certificates, goes in between.
-    ap_hook_post_config(gtls_post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    // mod_md runs a post_config hook that sets up the certificates it provides
+    // (FIRST since mod_md 2.4.11, MIDDLE before), and one LAST that needs to
+    // know which vhosts do TLS: ours, which asks it for certificates, goes in
+    // between, whatever the order of the LoadModule lines.
+    ap_hook_post_config(gtls_post_config, nullptr, nullptr, APR_HOOK_MIDDLE + 1);
     ap_hook_child_init(gtls_child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_pre_connection(gtls_pre_connection, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_process_connection(gtls_process_connection, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -233,3 +233,24 @@ def test_md_stapling_of_a_configured_certificate(httpd_factory, pki, port, tmp_p
         assert re.search(r"GTLSStaple: a\.test:\d+#0 serving=yes served=[1-9]\d* .* file=mod_md ", body.decode()), body
     finally:
         responder.stop()
+
+
+def test_the_shipped_example_gets_its_certificates(acme, httpd_factory):
+    """conf/examples/acme-site-with-mod_md.conf, pointed at pebble, gets an
+    RSA and an ECDSA certificate for both names by tls-alpn-01 alone."""
+    pebble, _, tls_port = acme()
+    example = (Path(__file__).resolve().parents[2] / "conf/examples/acme-site-with-mod_md.conf").read_text()
+    server = httpd_factory(extra_modules=["md"])
+    example = (example.replace("*:443", f"127.0.0.1:{tls_port}")
+               .replace("/var/www/html", str(server.docroot())))
+    server.write_config(pebble.md_directives(server.root / "md", challenges="tls-alpn-01") +
+                        f"Listen 127.0.0.1:{tls_port}\n" + example)
+    server.start(wait_port=tls_port)
+    issued(server, pebble)
+    server.graceful()
+    root = pebble.write_issuing_root()
+    for name in ("www.example.org", "example.org"):
+        code, out = s_client(tls_port, name, root)
+        assert code == 0 and "Verify return code: 0 (ok)" in out, out
+    code, out = s_client(tls_port, "www.example.org", root, extra=["-sigalgs", "RSA-PSS+SHA256"])
+    assert code == 0 and "Peer signature type: RSA-PSS" in out, out
