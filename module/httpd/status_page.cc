@@ -87,10 +87,51 @@ StapleStatus status_of(const ProvidedStaple& provided) {
     return status;
 }
 
+const char* origin_token(ChainOrigin origin) {
+    switch (origin) {
+        case ChainOrigin::Configured: return "configured";
+        case ChainOrigin::Managed: return "mod_md";
+        case ChainOrigin::Fallback: return "mod_md-fallback";
+    }
+    return "-";
+}
+
+// Which certificate each chain serves and where it comes from, so that a
+// renewal (mod_md's or a new file after a graceful restart) can be checked.
+void print_certificates(request_rec* r, bool short_form) {
+    bool any = false;
+    for (server_rec* s = ap_server_conf; s != nullptr; s = s->next) {
+        const VhostTls* tls = server_config(s).tls;
+        if (tls == nullptr) continue;
+        for (std::size_t index = 0; index < tls->chains().size(); ++index) {
+            const ServedChain& chain = tls->chains()[index];
+            const CertificateFacts& leaf = chain.leaf_facts;
+            const std::string id = tls->certificate_id(index);
+            if (short_form) {
+                ap_rprintf(r, "GTLSCertificate: %s source=%s key=%s serial=%s file=%s not_after=%s\n", id.c_str(),
+                           origin_token(tls->origin()), leaf.key_algorithm.c_str(), leaf.serial_hex.c_str(),
+                           chain.chain_path.c_str(), leaf.not_after.c_str());
+                continue;
+            }
+            if (!any) {
+                ap_rputs("<h3>mod_gtls certificates</h3>\n<table border=\"1\"><tr><th>certificate</th><th>source</th>"
+                         "<th>key</th><th>serial</th><th>not after</th><th>file</th></tr>\n", r);
+            }
+            any = true;
+            ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                       ap_escape_html(r->pool, id.c_str()), origin_token(tls->origin()),
+                       ap_escape_html(r->pool, leaf.key_algorithm.c_str()), leaf.serial_hex.c_str(),
+                       ap_escape_html(r->pool, leaf.not_after.c_str()), ap_escape_html(r->pool, chain.chain_path.c_str()));
+        }
+    }
+    if (any) ap_rputs("</table>\n", r);
+}
+
 int gtls_status_hook(request_rec* r, int flags) {
     return guard(r->server, "status hook", OK, [&] {
         const bool short_form = flags & AP_STATUS_SHORT;
         print_library_and_session(r, short_form);
+        print_certificates(r, short_form);
         bool any = false;
         for (server_rec* s = ap_server_conf; s != nullptr; s = s->next) {
             VhostTls* tls = server_config(s).tls;

@@ -254,3 +254,33 @@ def test_the_shipped_example_gets_its_certificates(acme, httpd_factory):
         assert code == 0 and "Verify return code: 0 (ok)" in out, out
     code, out = s_client(tls_port, "www.example.org", root, extra=["-sigalgs", "RSA-PSS+SHA256"])
     assert code == 0 and "Peer signature type: RSA-PSS" in out, out
+
+
+def test_mod_md_sees_tls_and_status_pages_agree(acme, httpd_factory):
+    """MDRequireHttps: plain requests are redirected and TLS answers carry HSTS
+    (mod_md asks ap_ssl_conn_is_ssl); md-status, server-status and the
+    handshake name the same certificate."""
+    pebble, http_port, tls_port = acme()
+    server = httpd_factory(extra_modules=["md"])
+    md_site(server, pebble, http_port, tls_port, md_lines="MDRequireHttps permanent\n",
+            tls_lines="  <Location /md-status>\n    SetHandler md-status\n  </Location>\n"
+                      "  <Location /server-status>\n    SetHandler server-status\n  </Location>\n")
+    server.start(wait_port=tls_port)
+    issued(server, pebble)
+    server.graceful()
+    root = pebble.write_issuing_root()
+    served = serial(leaf_text(tls_port, root)).lstrip("0").upper()
+
+    status, _, body, err = curl(f"http://a.test:{http_port}/", root, host="a.test", port=http_port, extra=["-i"])
+    assert status == 301 and re.search(rb"(?i)location: https://a\.test", body), body + err.encode()
+    status, _, body, err = curl(f"https://a.test:{tls_port}/", root, host="a.test", port=tls_port, extra=["-i"])
+    assert status == 200 and re.search(rb"(?i)strict-transport-security: max-age=", body), body + err.encode()
+
+    status, _, body, err = curl(f"https://a.test:{tls_port}/md-status", root, host="a.test", port=tls_port)
+    assert status == 200, err
+    assert served in [value.lstrip("0").upper() for value in re.findall(r'"serial": "(\w+)"', body.decode())], body
+    status, _, body, err = curl(f"https://a.test:{tls_port}/server-status?auto", root, host="a.test", port=tls_port)
+    assert status == 200, err
+    line = re.search(r"GTLSCertificate: a\.test:\d+#0 source=mod_md key=RSA serial=(\w+) file=\S+/pubcert\S*\.pem ",
+                     body.decode())
+    assert line and line.group(1).lstrip("0").upper() == served, body
