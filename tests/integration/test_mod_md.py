@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,45 @@ def test_mod_md_sees_tls_and_status_pages_agree(acme, httpd_factory):
     line = re.search(r"GTLSCertificate: a\.test:\d+#0 source=mod_md key=RSA serial=(\w+) file=\S+/pubcert\S*\.pem ",
                      body.decode())
     assert line and line.group(1).lstrip("0").upper() == served, body
+
+
+def test_md_stapling_of_its_own_certificate(acme, httpd_factory, tmp_path):
+    """MDomain with MDStapling on: the certificate pebble issues names an OCSP
+    responder (openssl ocsp, signing with pebble's intermediate); mod_md fetches
+    the response and mod_gtls staples it, validated, with nothing configured."""
+    responder_port = free_port()
+    pebble, http_port, tls_port = acme(ocsp_responder_url=f"http://127.0.0.1:{responder_port}/")
+    server = httpd_factory(extra_modules=["md"])
+    md_site(server, pebble, http_port, tls_port, md_lines="MDStapling on\nMDPrivateKeys secp256r1\n")
+    server.start(wait_port=tls_port)
+    issued(server, pebble)
+    # A responder for pebble's intermediate that knows the issued certificate.
+    issuer = SimpleNamespace(dir=tmp_path, intermediate=tmp_path / "pebble-intermediate.pem",
+                             intermediate_key=tmp_path / "pebble-intermediate.key")
+    issuer.intermediate.write_text(pebble.issuing_intermediate_pem())
+    issuer.intermediate_key.write_text(pebble.issuing_intermediate_key_pem())
+    staged = next((server.root / "md" / "staging" / "a.test").glob("pubcert*.pem"))
+    leaf = SimpleNamespace(cert=tmp_path / "issued.pem")
+    leaf.cert.write_text(staged.read_text())
+    responder = OpensslResponder(issuer, [(leaf, "V")], responder_port)
+    try:
+        server.graceful()
+        assert re.search(r"GTLS0318: a\.test:\d+#0: mod_md keeps its OCSP response", server.read_error_log())
+        root = pebble.write_issuing_root()
+        saved = tmp_path / "staple.der"
+
+        def staple():
+            saved.unlink(missing_ok=True)
+            code, out = gnutls_cli(tls_port, "a.test", root, extra=["--save-ocsp", str(saved)])
+            assert code == 0, out
+            return saved.read_bytes() if saved.exists() else b""
+
+        wait_until(lambda: staple() != b"", timeout=30, what="mod_md's staple")
+        check = subprocess.run(["openssl", "ocsp", "-respin", str(saved), "-issuer", str(issuer.intermediate),
+                                "-cert", str(leaf.cert), "-CAfile", str(root), "-no_nonce"], capture_output=True)
+        assert f"{leaf.cert}: good".encode() in check.stdout, check.stdout + check.stderr
+        log = server.read_error_log()
+        assert "GTLS0317" in log
+        assert "GTLS0310" not in log and "GTLS0311" not in log  # mod_gtls's own fetcher stayed out
+    finally:
+        responder.stop()

@@ -49,9 +49,11 @@ class Pebble:
     """pebble + its DNS on free 127.0.0.1 ports; started by the constructor,
     stopped by stop() (or leaving the `with` block). `validity_seconds` is the
     validity of issued certificates (config `certificateValidityPeriod`, in
-    seconds); None keeps pebble's default of five years."""
+    seconds); None keeps pebble's default of five years. `ocsp_responder_url`
+    goes into issued certificates (AIA); pebble has no responder of its own."""
 
-    def __init__(self, directory: Path, http_port: int, tls_port: int, validity_seconds: int = None):
+    def __init__(self, directory: Path, http_port: int, tls_port: int, validity_seconds: int = None,
+                 ocsp_responder_url: str = ""):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.http_port, self.tls_port = http_port, tls_port
@@ -72,7 +74,7 @@ class Pebble:
                     "managementListenAddress": f"127.0.0.1:{self.management_port}",
                     "certificate": str(self.api_cert), "privateKey": str(self.api_key),
                     "httpPort": http_port, "tlsPort": tls_port,
-                    "ocspResponderURL": "", "externalAccountBindingRequired": False}
+                    "ocspResponderURL": ocsp_responder_url, "externalAccountBindingRequired": False}
         if validity_seconds is not None:
             settings["certificateValidityPeriod"] = int(validity_seconds)
         self.config.write_text(json.dumps({"pebble": settings}, indent=2) + "\n")
@@ -164,6 +166,11 @@ class Pebble:
 
     def issuing_intermediate_pem(self) -> str:
         return self._get(f"{self.management_url}/intermediates/0").decode()
+
+    def issuing_intermediate_key_pem(self) -> str:
+        """The intermediate's private key (pebble hands it out for tests): an
+        OCSP responder for issued certificates signs with it."""
+        return self._get(f"{self.management_url}/intermediate-keys/0").decode()
 
     def write_issuing_root(self, path: Path = None, with_intermediate: bool = False) -> Path:
         """Writes the issuing root (optionally followed by the intermediate) to
