@@ -58,12 +58,14 @@ bool staple_providers_hooked() {
     return hooks != nullptr && hooks->nelts > 0;
 }
 
-ProvidedStaple::ProvidedStaple(server_rec* s, std::string id, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer)
+ProvidedStaple::ProvidedStaple(server_rec* s, std::string id, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
+                               std::chrono::seconds check_interval)
     : server_(s),
       id_(std::move(id)),
       leaf_der_(certificate_der(leaf)),
       issuer_der_(certificate_der(issuer)),
-      provider_id_(sha1_of(leaf_der_)) {}
+      provider_id_(sha1_of(leaf_der_)),
+      check_interval_(check_interval) {}
 
 bool ProvidedStaple::prime(apr_pool_t* pool) {
     const std::string pem = pem_of(leaf_der_) + pem_of(issuer_der_);
@@ -73,13 +75,21 @@ bool ProvidedStaple::prime(apr_pool_t* pool) {
 
 std::shared_ptr<const Staple> ProvidedStaple::staple_for_handshake(conn_rec* c) noexcept {
     try {
-        std::vector<unsigned char> der;
-        ap_ssl_ocsp_get_resp(server_, c, reinterpret_cast<const char*>(provider_id_.data()), provider_id_.size(),
-                             copy_response, &der);
-        if (der.empty()) return nullptr;
         const TimePoint now = staple_clock().now();
         std::shared_ptr<const Staple> staple = current_.load();
-        if (!staple || staple->der != der) staple = validate(std::move(der), now);
+        const auto ticks = staple_clock().monotonic_now().time_since_epoch().count();
+        auto due = next_ask_.load(std::memory_order_relaxed);
+        if (ticks >= due && next_ask_.compare_exchange_strong(due, ticks + check_interval_.count(),
+                                                              std::memory_order_relaxed)) {
+            std::vector<unsigned char> der;
+            ap_ssl_ocsp_get_resp(server_, c, reinterpret_cast<const char*>(provider_id_.data()), provider_id_.size(),
+                                 copy_response, &der);
+            if (der.empty()) {
+                current_.store(nullptr);  // the provider has none (any more)
+                return nullptr;
+            }
+            if (!staple || staple->der != der) staple = validate(std::move(der), now);
+        }
         if (!staple || !valid_at(*staple, now)) return nullptr;
         served_.fetch_add(1, std::memory_order_relaxed);
         return staple;

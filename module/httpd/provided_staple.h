@@ -10,6 +10,8 @@
 #include "httpd/httpd.h"
 
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,9 +25,11 @@ bool staple_providers_hooked();
 class ProvidedStaple {
 public:
     // `leaf` and `issuer` are borrowed for the call. `id` is the certificate's
-    // "ServerName:port#index" for log lines. Throws std::runtime_error if a
-    // certificate cannot be exported.
-    ProvidedStaple(server_rec* s, std::string id, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer);
+    // "ServerName:port#index" for log lines; the provider is asked again at
+    // most every `check_interval` (GnuTLSOCSPCheckInterval). Throws
+    // std::runtime_error if a certificate cannot be exported.
+    ProvidedStaple(server_rec* s, std::string id, gnutls_x509_crt_t leaf, gnutls_x509_crt_t issuer,
+                   std::chrono::seconds check_interval);
     ProvidedStaple(const ProvidedStaple&) = delete;
     ProvidedStaple& operator=(const ProvidedStaple&) = delete;
 
@@ -37,9 +41,11 @@ public:
 
     // The handshake path: the provider's current response for the
     // certificate, if it validates (signed for this certificate, current;
-    // good, or revoked, which is the truth), else nullptr. The provider copies
-    // it from memory (mod_md checks its store when it has none yet); a response
-    // is validated once, when it first differs from the last one seen.
+    // good, or revoked, which is the truth), else nullptr. One handshake per
+    // check interval asks the provider (mod_md copies it from memory under its
+    // lock, and reads its store under that lock while it has none); the others
+    // take the response validated last, without waiting. A response is
+    // validated once, when it first differs from the last one seen.
     std::shared_ptr<const Staple> staple_for_handshake(conn_rec* c) noexcept;
 
     // For the status page: the response in use (nullptr if none), the last
@@ -56,6 +62,10 @@ private:
     const std::vector<unsigned char> leaf_der_;
     const std::vector<unsigned char> issuer_der_;
     const std::vector<unsigned char> provider_id_;  // SHA-1 of the leaf's DER: the key the provider knows it by
+    const std::chrono::steady_clock::duration check_interval_;
+    // When a handshake may ask the provider again (steady clock ticks); the
+    // handshake that moves it asks.
+    std::atomic<std::chrono::steady_clock::rep> next_ask_{std::numeric_limits<std::chrono::steady_clock::rep>::min()};
     SnapshotSlot<Staple> current_;
     std::atomic<unsigned long long> served_{0};
     // Held while a new response is validated: one thread does it, the others

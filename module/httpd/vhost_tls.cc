@@ -324,7 +324,8 @@ void VhostTls::bind_staples(const ServerConfig& config, const std::vector<Certif
         // Without a response file mod_md may keep the response (MDStapling):
         // asked in post_config, where it can answer.
         if (stapling && configured_file == nullptr && chain.issuer() != nullptr && staple_providers_hooked()) {
-            provided_staples_[index] = std::make_unique<ProvidedStaple>(server_, certificate_id, chain.leaf(), chain.issuer());
+            provided_staples_[index] =
+                std::make_unique<ProvidedStaple>(server_, certificate_id, chain.leaf(), chain.issuer(), interval);
         }
         if (chain.must_staple() && (!stapling || (configured_file == nullptr && responder.empty()))) {
             fail("certificate " + certificate_id + " (" + chain.chain_path() +
