@@ -74,6 +74,12 @@ bool ProvidedStaple::prime(apr_pool_t* pool) {
 }
 
 std::shared_ptr<const Staple> ProvidedStaple::staple_for_handshake(conn_rec* c) noexcept {
+    std::shared_ptr<const Staple> staple = current(c);
+    if (staple) served_.fetch_add(1, std::memory_order_relaxed);
+    return staple;
+}
+
+std::shared_ptr<const Staple> ProvidedStaple::current(conn_rec* c) noexcept {
     try {
         const TimePoint now = staple_clock().now();
         std::shared_ptr<const Staple> staple = current_.load();
@@ -91,7 +97,6 @@ std::shared_ptr<const Staple> ProvidedStaple::staple_for_handshake(conn_rec* c) 
             if (!staple || staple->der != der) staple = validate(std::move(der), now);
         }
         if (!staple || !valid_at(*staple, now)) return nullptr;
-        served_.fetch_add(1, std::memory_order_relaxed);
         return staple;
     } catch (...) {
         return nullptr;  // no memory: no staple, which RFC 6066 allows

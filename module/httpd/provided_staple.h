@@ -48,9 +48,11 @@ public:
     // validated once, when it first differs from the last one seen.
     std::shared_ptr<const Staple> staple_for_handshake(conn_rec* c) noexcept;
 
-    // For the status page: the response in use (nullptr if none), the last
-    // rejection ("" if none) and the staples this process handed out.
-    std::shared_ptr<const Staple> current() const { return current_.load(); }
+    // As staple_for_handshake, without counting: what a handshake on `c`
+    // would get now (the status page asks with its request's connection).
+    std::shared_ptr<const Staple> current(conn_rec* c) noexcept;
+    // For the status page: the last rejection ("" if none) and the staples
+    // this process handed out.
     std::string last_problem() const;
     unsigned long long served() const noexcept { return served_.load(std::memory_order_relaxed); }
 

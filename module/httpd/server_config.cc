@@ -112,7 +112,7 @@ const char* chain_origin_name(ChainOrigin origin) {
     switch (origin) {
         case ChainOrigin::Configured: return "configured";
         case ChainOrigin::Managed: return "mod_md";
-        case ChainOrigin::Fallback: return "mod_md fallback";
+        case ChainOrigin::Fallback: return "mod_md-fallback";
     }
     return "?";
 }

@@ -24,6 +24,7 @@ enum class ChainOrigin {
     Managed,     // mod_md's certificate for the vhost's MDomain
     Fallback,    // mod_md's self-signed stand-in until it has one: requests get 503
 };
+// "configured", "mod_md", "mod_md-fallback": for log lines and the status page.
 const char* chain_origin_name(ChainOrigin origin);
 
 // Directive values of one server_rec, after merging with the main server's.

@@ -76,24 +76,14 @@ void print_fetch_states(request_rec* r, bool short_form) {
 
 // A staple mod_md keeps, in the terms of a response file's: its "file" is
 // mod_md (md-status has the details of its fetching).
-StapleStatus status_of(const ProvidedStaple& provided) {
+StapleStatus status_of(ProvidedStaple& provided, conn_rec* c) {
     StapleStatus status;
     status.path = "mod_md";
-    status.staple = provided.current();
-    const TimePoint now = staple_clock().now();
-    status.serving = status.staple && status.staple->this_update <= now + kMaxOcspClockSkew && now < status.staple->next_update;
+    status.staple = provided.current(c);
+    status.serving = status.staple != nullptr;
     status.last_problem = provided.last_problem();
     status.served = provided.served();
     return status;
-}
-
-const char* origin_token(ChainOrigin origin) {
-    switch (origin) {
-        case ChainOrigin::Configured: return "configured";
-        case ChainOrigin::Managed: return "mod_md";
-        case ChainOrigin::Fallback: return "mod_md-fallback";
-    }
-    return "-";
 }
 
 // Which certificate each chain serves and where it comes from, so that a
@@ -109,7 +99,7 @@ void print_certificates(request_rec* r, bool short_form) {
             const std::string id = tls->certificate_id(index);
             if (short_form) {
                 ap_rprintf(r, "GTLSCertificate: %s source=%s key=%s serial=%s file=%s not_after=%s\n", id.c_str(),
-                           origin_token(tls->origin()), leaf.key_algorithm.c_str(), leaf.serial_hex.c_str(),
+                           chain_origin_name(tls->origin()), leaf.key_algorithm.c_str(), leaf.serial_hex.c_str(),
                            chain.chain_path.c_str(), leaf.not_after.c_str());
                 continue;
             }
@@ -119,7 +109,7 @@ void print_certificates(request_rec* r, bool short_form) {
             }
             any = true;
             ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-                       ap_escape_html(r->pool, id.c_str()), origin_token(tls->origin()),
+                       ap_escape_html(r->pool, id.c_str()), chain_origin_name(tls->origin()),
                        ap_escape_html(r->pool, leaf.key_algorithm.c_str()), leaf.serial_hex.c_str(),
                        ap_escape_html(r->pool, leaf.not_after.c_str()), ap_escape_html(r->pool, chain.chain_path.c_str()));
         }
@@ -138,7 +128,7 @@ int gtls_status_hook(request_rec* r, int flags) {
             if (tls == nullptr) continue;
             for (std::size_t index = 0; index < tls->staples().size(); ++index) {
                 const auto& source = tls->staples()[index];
-                const ProvidedStaple* provided = tls->provided_staples()[index].get();
+                ProvidedStaple* provided = tls->provided_staples()[index].get();
                 if (!source && provided == nullptr) continue;
                 if (!any && !short_form) {
                     ap_rputs("<h3>mod_gtls OCSP stapling</h3>\n<p>As seen by worker process ", r);
@@ -148,7 +138,7 @@ int gtls_status_hook(request_rec* r, int flags) {
                              "<th>last rejection</th></tr>\n", r);
                 }
                 any = true;
-                StapleStatus status = provided != nullptr ? status_of(*provided) : source->status();
+                StapleStatus status = provided != nullptr ? status_of(*provided, r->connection) : source->status();
                 status.id = tls->certificate_id(index);  // the source may serve other vhosts too
                 if (short_form) {
                     ap_rprintf(r, "GTLSStaple: %s serving=%s served=%" APR_UINT64_T_FMT " this_update=%s next_update=%s file=%s problem=%s\n",
