@@ -327,3 +327,22 @@ def test_md_stapling_of_its_own_certificate(acme, httpd_factory, tmp_path):
         assert "GTLS0310" not in log and "GTLS0311" not in log  # mod_gtls's own fetcher stayed out
     finally:
         responder.stop()
+
+
+def test_managed_certificate_replaces_configured_one(acme, httpd_factory, pki):
+    """A vhost of an MDomain that also names a certificate file serves that file
+    until mod_md has its certificate (no fallback, no 503), then mod_md's."""
+    pebble, http_port, tls_port = acme()
+    leaf = pki.leaf("a.test", "ecdsa", tag="before-md")
+    server = httpd_factory(extra_modules=["md"])
+    md_site(server, pebble, http_port, tls_port,
+            tls_lines=f'  GnuTLSCertificateFile "{leaf.chain}"\n  GnuTLSKeyFile "{leaf.key}"\n')
+    server.start(wait_port=tls_port)
+    assert "GTLS0108" not in server.read_error_log()
+    status, _, body, err = curl(f"https://a.test:{tls_port}/", pki.ca, host="a.test", port=tls_port)
+    assert (status, body) == (200, b"default\n"), err
+    issued(server, pebble)
+    server.graceful()
+    assert "DNS:a.test" in leaf_text(tls_port, pebble.write_issuing_root())
+    assert re.search(r"GTLS0107: a\.test:\d+: serving the 1 certificate chain\(s\) mod_md manages: \S+ "
+                     r"\(instead of its GnuTLSCertificateFile\)", server.read_error_log())
