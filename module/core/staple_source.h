@@ -147,6 +147,10 @@ public:
         lifetime_without_next_update_ = lifetime_without_next_update;
     }
 
+    // Whether `staple` may be stapled at `now`: thisUpdate at most
+    // kMaxOcspClockSkew ahead, nextUpdate after `now`.
+    static bool valid_at(const Staple& staple, TimePoint now) noexcept;
+
     const std::string& id() const noexcept { return id_; }
     const std::string& path() const noexcept { return path_; }
     const std::vector<unsigned char>& leaf_der() const noexcept { return leaf_der_; }
@@ -160,7 +164,6 @@ private:
     void clear_problem();
     void forget_identity() noexcept { have_identity_ = false; }
     void note_expiry(TimePoint now);
-    static bool valid_at(const Staple& staple, TimePoint now) noexcept;
 
     std::string id_;  // set up before threads use the source (add_certificate)
     const std::string path_;

@@ -47,10 +47,6 @@ void copy_response(const unsigned char* der, apr_size_t length, void* userdata) 
     if (der != nullptr && length > 0 && length <= kMaxOcspResponseSize) bytes->assign(der, der + length);
 }
 
-bool valid_at(const Staple& staple, TimePoint now) {
-    return staple.this_update <= now + kMaxOcspClockSkew && now < staple.next_update;
-}
-
 }  // namespace
 
 bool staple_providers_hooked() {
@@ -96,7 +92,7 @@ std::shared_ptr<const Staple> ProvidedStaple::current(conn_rec* c) noexcept {
             }
             if (!staple || staple->der != der) staple = validate(std::move(der), now);
         }
-        if (!staple || !valid_at(*staple, now)) return nullptr;
+        if (!staple || !StapleSource::valid_at(*staple, now)) return nullptr;
         return staple;
     } catch (...) {
         return nullptr;  // no memory: no staple, which RFC 6066 allows
