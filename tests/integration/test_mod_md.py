@@ -56,11 +56,26 @@ def md_site(server, pebble, http_port, tls_port, challenge="http-01", md_lines="
 
 
 def issued(server, pebble, count=1):
-    """Waits until mod_md says its `count`-th certificate set is ready."""
+    """Waits until mod_md says its `count`-th certificate set is ready and its
+    watchdog has finished that run (AH10107 "next run in", at md:debug, see
+    md_server). A child that a graceful restart or a stop ends while mod_md's
+    thread is still at work can crash in mod_md: it calls OpenSSL after
+    OpenSSL's exit cleanup (seen with mod_ssl alike)."""
     deadline = time.monotonic() + ISSUANCE_TIMEOUT
-    while server.read_error_log().count("AH10059") < count:
+
+    def done():
+        log = server.read_error_log()
+        ready = [m.end() for m in re.finditer("AH10059", log)]
+        return len(ready) >= count and "AH10107" in log[ready[count - 1]:]
+
+    while not done():
         assert time.monotonic() < deadline, f"no certificate from pebble:\n{server.read_error_log()}\n{pebble.logs()}"
         time.sleep(0.3)
+
+
+def md_server(httpd_factory):
+    """An httpd with mod_md, logging what issued() waits for."""
+    return httpd_factory(extra_modules=["md"], log_level="info gtls:trace1 md:debug")
 
 
 def served_after_issuance(server, pebble, tls_port):
@@ -92,7 +107,7 @@ def fallback_served(port, ca):
 
 def test_http01_fallback_then_issued_certificate(acme, httpd_factory, tmp_path):
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port)
     assert server.configtest()[0] == 0  # no certificate lines: not an error with mod_md loaded
     server.start(wait_port=tls_port)
@@ -117,7 +132,7 @@ def test_http01_fallback_then_issued_certificate(acme, httpd_factory, tmp_path):
 
 def test_tls_alpn01_challenge_answered_in_the_handshake(acme, httpd_factory):
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port, challenge="tls-alpn-01",
             tls_lines="  Protocols h2 http/1.1 acme-tls/1\n")
     root = served_after_issuance(server, pebble, tls_port)
@@ -133,7 +148,7 @@ def test_tls_alpn01_needs_the_protocol_allowed(acme, httpd_factory):
     """Without acme-tls/1 in Protocols, mod_md cannot use tls-alpn-01 and says so;
     nothing is answered with a challenge certificate."""
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"], log_level="info gtls:trace1 md:debug")
+    server = md_server(httpd_factory)
     server.allow_error(re.compile(r"\[md:error\]|AH10056"))
     md_site(server, pebble, http_port, tls_port, challenge="tls-alpn-01")
     server.start(wait_port=tls_port)
@@ -145,7 +160,7 @@ def test_tls_alpn01_needs_the_protocol_allowed(acme, httpd_factory):
 
 def test_rsa_and_ecdsa_from_one_mdomain(acme, httpd_factory):
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port, md_lines="MDPrivateKeys secp256r1 RSA 2048\n")
     root = served_after_issuance(server, pebble, tls_port)
     assert re.search(r"GTLS0107: a\.test:\d+: serving the 2 certificate chain\(s\)", server.read_error_log())
@@ -161,7 +176,7 @@ def test_renewal_replaces_the_certificate(acme, httpd_factory):
     """Certificates valid for 2 days with a 3-day renewal window: mod_md renews
     the one it just activated; the next graceful restart serves the new one."""
     pebble, http_port, tls_port = acme(validity_seconds=2 * 86400)
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port, md_lines="MDRenewWindow 3d\nMDPrivateKeys secp256r1\n")
     root = served_after_issuance(server, pebble, tls_port)
     first = serial(leaf_text(tls_port, root))
@@ -170,15 +185,12 @@ def test_renewal_replaces_the_certificate(acme, httpd_factory):
     server.graceful()
     second = serial(leaf_text(tls_port, root))
     assert second != first
-    # mod_md renews again (still in the window). Stopping httpd while its
-    # watchdog is mid-renewal can crash that child: mod_md calls RAND_bytes
-    # after OpenSSL's exit cleanup (seen with mod_ssl alike).
-    issued(server, pebble, count=3)
+    issued(server, pebble, count=3)  # mod_md renews again (still in the window): stop after that run
 
 
 def test_vhost_without_certificate_outside_any_mdomain_fails_to_start(acme, httpd_factory):
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     server.write_config(pebble.md_directives(server.root / "md") + "MDomain a.test\n" +
                         f"Listen 127.0.0.1:{tls_port}\n<VirtualHost 127.0.0.1:{tls_port}>\n"
                         "  ServerName b.test\n  GnuTLSEnable On\n</VirtualHost>\n")
@@ -206,7 +218,7 @@ def test_md_stapling_of_a_configured_certificate(httpd_factory, pki, port, tmp_p
     rsa = pki.leaf("a.test", "rsa", tag="md-staple", ocsp_uri=url)
     responder = OpensslResponder(pki, [(ecdsa, "V"), (rsa, "V")], responder_port)
     try:
-        server = httpd_factory(extra_modules=["md"])
+        server = md_server(httpd_factory)
         rsa_response = make_response(pki, rsa, server.root / "rsa.der")
         server.write_config(
             f"MDStoreDir {server.root}/md\nMDStapling on\nListen 127.0.0.1:{port}\n" +
@@ -247,7 +259,7 @@ def test_the_shipped_example_gets_its_certificates(acme, httpd_factory):
     RSA and an ECDSA certificate for both names by tls-alpn-01 alone."""
     pebble, _, tls_port = acme()
     example = (Path(__file__).resolve().parents[2] / "conf/examples/acme-site-with-mod_md.conf").read_text()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     example = (example.replace("*:443", f"127.0.0.1:{tls_port}")
                .replace("/var/www/html", str(server.docroot())))
     server.write_config(pebble.md_directives(server.root / "md", challenges="tls-alpn-01") +
@@ -265,7 +277,7 @@ def test_mod_md_sees_tls_and_status_pages_agree(acme, httpd_factory):
     (mod_md asks ap_ssl_conn_is_ssl); md-status, server-status and the
     handshake name the same certificate."""
     pebble, http_port, tls_port = acme()
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port, md_lines="MDRequireHttps permanent\n",
             tls_lines="  <Location /md-status>\n    SetHandler md-status\n  </Location>\n"
                       "  <Location /server-status>\n    SetHandler server-status\n  </Location>\n")
@@ -293,7 +305,7 @@ def test_md_stapling_of_its_own_certificate(acme, httpd_factory, tmp_path):
     the response and mod_gtls staples it, validated, with nothing configured."""
     responder_port = free_port()
     pebble, http_port, tls_port = acme(ocsp_responder_url=f"http://127.0.0.1:{responder_port}/")
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port, md_lines="MDStapling on\nMDPrivateKeys secp256r1\n")
     server.start(wait_port=tls_port)
     issued(server, pebble)
@@ -334,7 +346,7 @@ def test_managed_certificate_replaces_configured_one(acme, httpd_factory, pki):
     until mod_md has its certificate (no fallback, no 503), then mod_md's."""
     pebble, http_port, tls_port = acme()
     leaf = pki.leaf("a.test", "ecdsa", tag="before-md")
-    server = httpd_factory(extra_modules=["md"])
+    server = md_server(httpd_factory)
     md_site(server, pebble, http_port, tls_port,
             tls_lines=f'  GnuTLSCertificateFile "{leaf.chain}"\n  GnuTLSKeyFile "{leaf.key}"\n')
     server.start(wait_port=tls_port)
