@@ -15,9 +15,9 @@ namespace gtls {
 
 namespace {
 
-std::vector<std::string> strings_of(const apr_array_header_t* array, int from) {
+std::vector<std::string> strings_of(const apr_array_header_t* array) {
     std::vector<std::string> values;
-    for (int i = from; i < array->nelts; ++i) values.emplace_back(APR_ARRAY_IDX(array, i, const char*));
+    for (int i = 0; i < array->nelts; ++i) values.emplace_back(APR_ARRAY_IDX(array, i, const char*));
     return values;
 }
 
@@ -30,8 +30,8 @@ bool ask_providers(AskProviders ask, server_rec* s, apr_pool_t* pconf, ServerCon
     apr_array_header_t* keys = apr_array_make(pconf, 2, sizeof(const char*));
     ask(s, pconf, certificates, keys);
     if (certificates->nelts == 0) return false;
-    config.provided_certificate_files = strings_of(certificates, 0);
-    config.provided_key_files = strings_of(keys, 0);
+    config.provided_certificate_files = strings_of(certificates);
+    config.provided_key_files = strings_of(keys);
     config.provided_origin = origin;
     return true;
 }
